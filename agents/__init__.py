@@ -1,0 +1,1 @@
+"""Faust agents of the export service: one app, declared in agents.app."""

@@ -1,0 +1,135 @@
+-- Source data (schema analytics), the read model (schema export_service) and their roles.
+-- Idempotent: scripts/stack.sh applies it on every start.
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'export_reader') THEN
+    -- The extractor's role: read-only, and subject to row-level security (no BYPASSRLS).
+    CREATE ROLE export_reader LOGIN PASSWORD 'export_reader' NOSUPERUSER NOBYPASSRLS;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'export_service') THEN
+    -- The projection's and API's role: owns the read model, cannot read the fact tables.
+    CREATE ROLE export_service LOGIN PASSWORD 'export_service' NOSUPERUSER NOBYPASSRLS;
+  END IF;
+END $$;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+CREATE TABLE IF NOT EXISTS analytics.fact_trades (
+    id            bigint PRIMARY KEY,
+    tenant_id     uuid NOT NULL,
+    trade_date    date NOT NULL,
+    executed_at   timestamptz NOT NULL,
+    symbol        text NOT NULL,
+    side          text NOT NULL,
+    quantity      numeric(18, 4) NOT NULL,
+    price         numeric(18, 6) NOT NULL,
+    notional      numeric(24, 6),
+    counterparty  text,
+    trader        text,
+    notes         text
+);
+CREATE INDEX IF NOT EXISTS fact_trades_tenant_id ON analytics.fact_trades (tenant_id, id);
+CREATE INDEX IF NOT EXISTS fact_trades_tenant_date ON analytics.fact_trades (tenant_id, trade_date);
+
+CREATE TABLE IF NOT EXISTS analytics.fact_quotes (
+    id          bigint PRIMARY KEY,
+    tenant_id   uuid NOT NULL,
+    quote_date  date NOT NULL,
+    quoted_at   timestamptz NOT NULL,
+    symbol      text NOT NULL,
+    bid         numeric(18, 6),
+    ask         numeric(18, 6),
+    bid_size    numeric(18, 4),
+    ask_size    numeric(18, 4),
+    venue       text,
+    notes       text
+);
+CREATE INDEX IF NOT EXISTS fact_quotes_tenant_id ON analytics.fact_quotes (tenant_id, id);
+CREATE INDEX IF NOT EXISTS fact_quotes_tenant_date ON analytics.fact_quotes (tenant_id, quote_date);
+
+CREATE TABLE IF NOT EXISTS analytics.fact_orders (
+    id           bigint PRIMARY KEY,
+    tenant_id    uuid NOT NULL,
+    order_date   date NOT NULL,
+    created_at   timestamptz NOT NULL,
+    symbol       text NOT NULL,
+    side         text NOT NULL,
+    order_type   text NOT NULL,
+    quantity     numeric(18, 4) NOT NULL,
+    limit_price  numeric(18, 6),
+    status       text NOT NULL,
+    client_ref   text,
+    notes        text
+);
+CREATE INDEX IF NOT EXISTS fact_orders_tenant_id ON analytics.fact_orders (tenant_id, id);
+CREATE INDEX IF NOT EXISTS fact_orders_tenant_date ON analytics.fact_orders (tenant_id, order_date);
+
+-- Row-level security: a reader sees only the tenant named in app.tenant_id, which the
+-- extractor sets per transaction (SET LOCAL). Unset means no rows, never all rows.
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['fact_trades', 'fact_quotes', 'fact_orders'] LOOP
+    EXECUTE format('ALTER TABLE analytics.%I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE analytics.%I FORCE ROW LEVEL SECURITY', t);
+    IF NOT EXISTS (SELECT FROM pg_policies WHERE schemaname = 'analytics' AND tablename = t
+                   AND policyname = 'tenant_isolation') THEN
+      EXECUTE format($p$CREATE POLICY tenant_isolation ON analytics.%I FOR SELECT
+        USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)$p$, t);
+    END IF;
+  END LOOP;
+END $$;
+
+GRANT USAGE ON SCHEMA analytics TO export_reader;
+GRANT SELECT ON analytics.fact_trades, analytics.fact_quotes, analytics.fact_orders TO export_reader;
+
+-- The read model: rebuilt at any time from export.events by `python -m projections.rebuild`.
+CREATE SCHEMA IF NOT EXISTS export_service AUTHORIZATION export_service;
+
+CREATE TABLE IF NOT EXISTS export_service.export_jobs (
+    id                uuid PRIMARY KEY,
+    tenant_id         uuid NOT NULL,
+    name              varchar(255) NOT NULL,
+    description       text,
+    query_definition  jsonb NOT NULL,
+    format            varchar(20) NOT NULL,
+    format_options    jsonb,
+    status            varchar(20) NOT NULL DEFAULT 'PENDING',
+    delivery          jsonb,
+    requested_by      uuid NOT NULL,
+    requested_at      timestamptz NOT NULL,
+    started_at        timestamptz,
+    completed_at      timestamptz,
+    processed_rows    bigint NOT NULL DEFAULT 0,
+    total_rows        bigint,
+    progress_percent  numeric(5, 2) NOT NULL DEFAULT 0,
+    output_path       varchar(500),
+    file_size_bytes   bigint,
+    file_count        integer,
+    download_url      varchar(500),
+    expires_at        timestamptz,
+    error_message     text,
+    error_code        varchar(64),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    -- The last event sequence applied: the projection skips anything at or below it.
+    last_sequence     bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS idx_export_jobs_tenant ON export_service.export_jobs (tenant_id, requested_by);
+CREATE INDEX IF NOT EXISTS idx_export_jobs_status ON export_service.export_jobs (tenant_id, status);
+CREATE INDEX IF NOT EXISTS idx_export_jobs_date ON export_service.export_jobs (requested_at);
+
+CREATE TABLE IF NOT EXISTS export_service.export_files (
+    job_id      uuid NOT NULL REFERENCES export_service.export_jobs (id) ON DELETE CASCADE,
+    chunk_index integer NOT NULL,
+    file_name   varchar(255) NOT NULL,
+    path        varchar(500) NOT NULL,
+    row_count   bigint NOT NULL,
+    byte_count  bigint NOT NULL,
+    sha256      char(64) NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
+
+ALTER TABLE export_service.export_jobs OWNER TO export_service;
+ALTER TABLE export_service.export_files OWNER TO export_service;
