@@ -1,0 +1,175 @@
+"""The export request as clients send it (the seed's field names), and its structural checks.
+
+The same models validate a request at the HTTP API and in the command agent, so a client
+that publishes straight to Kafka gets the same answers as one that calls the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """Base of the contract's models: camelCase on the wire, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class ExportFormat(str, Enum):
+    CSV = "CSV"
+    EXCEL = "EXCEL"
+    JSON = "JSON"
+    NDJSON = "NDJSON"
+    PARQUET = "PARQUET"
+
+
+class DeliveryMethod(str, Enum):
+    DOWNLOAD = "DOWNLOAD"
+    S3 = "S3"
+    SFTP = "SFTP"
+    EMAIL = "EMAIL"
+
+
+class ExportStatus(str, Enum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+Scalar = StrictBool | StrictInt | StrictFloat | str
+FilterValue = Scalar | list[Scalar] | None
+
+
+class ColumnSpec(Model):
+    name: str = Field(min_length=1, max_length=63)
+    alias: str | None = Field(default=None, min_length=1, max_length=63)
+    format: str | None = None
+
+
+class FilterSpec(Model):
+    column: str = Field(min_length=1, max_length=63)
+    operator: str = Field(min_length=1, max_length=16)
+    value: FilterValue = None
+
+
+class OrderSpec(Model):
+    column: str = Field(min_length=1, max_length=63)
+    direction: Literal["ASC", "DESC"] = "ASC"
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DateRange(Model):
+    start: date
+    end: date
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_part(cls, value: object) -> object:
+        # The seed typed these as Date, so clients send full timestamps; the range is by day.
+        if isinstance(value, str) and "T" in value:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return value
+
+
+class QueryDefinition(Model):
+    source: str = Field(min_length=1, max_length=63)
+    columns: list[ColumnSpec] = Field(min_length=1, max_length=200)
+    filters: list[FilterSpec] = Field(default_factory=list, max_length=50)
+    order_by: list[OrderSpec] | None = Field(default=None, max_length=10)
+    date_range: DateRange | None = None
+
+
+class CsvOptions(Model):
+    delimiter: str = ","
+    include_headers: bool = True
+    quote_strings: bool = True
+    date_format: str = "ISO"
+    number_format: str | None = None
+
+
+class ExcelOptions(Model):
+    sheet_name: str = "Data"
+    include_headers: bool = True
+    freeze_headers: bool = True
+    auto_filter: bool = True
+
+
+class JsonOptions(Model):
+    pretty: bool = False
+    date_format: Literal["ISO", "EPOCH", "CUSTOM"] = "ISO"
+
+
+class ParquetOptions(Model):
+    compression: Literal["SNAPPY", "GZIP", "ZSTD", "NONE"] = "SNAPPY"
+    row_group_size: int = Field(default=128 * 1024, ge=1)
+
+
+class FormatOptions(Model):
+    csv: CsvOptions | None = None
+    excel: ExcelOptions | None = None
+    json_: JsonOptions | None = Field(default=None, alias="json")
+    parquet: ParquetOptions | None = None
+
+
+class S3Delivery(Model):
+    bucket: str
+    key: str
+    region: str | None = None
+
+
+class SftpDelivery(Model):
+    host: str
+    port: int = 22
+    username: str
+    path: str
+
+
+class EmailDelivery(Model):
+    recipients: list[str]
+    subject: str | None = None
+    include_link: bool = True
+    attach_file: bool = False
+    max_attachment_size: int = 10 * 1024 * 1024
+
+
+class DeliveryConfig(Model):
+    method: DeliveryMethod = DeliveryMethod.DOWNLOAD
+    s3: S3Delivery | None = None
+    sftp: SftpDelivery | None = None
+    email: EmailDelivery | None = None
+
+
+MAX_ROWS_PER_FILE = 10_000_000
+
+
+class ExportRequest(Model):
+    """The body of `POST /v1/exports` and of the `RequestExport` command."""
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=4000)
+    query_definition: QueryDefinition
+    format: ExportFormat
+    format_options: FormatOptions | None = None
+    delivery: DeliveryConfig | None = None
+    max_rows_per_file: int | None = Field(default=None, ge=1, le=MAX_ROWS_PER_FILE)
+
+    def csv_options(self) -> CsvOptions:
+        return (self.format_options.csv if self.format_options else None) or CsvOptions()
+
+    def delivery_method(self) -> DeliveryMethod:
+        return self.delivery.method if self.delivery else DeliveryMethod.DOWNLOAD

@@ -1,0 +1,338 @@
+"""Checks a request against the catalogue and what is built, and resolves it for the SQL builder.
+
+Every rejection names the field (in the request's own spelling) and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from domain.catalogue import CATALOGUE, Column, ColumnType, Source
+from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
+
+BUILT_FORMATS = {ExportFormat.CSV}
+BUILT_DELIVERY = {DeliveryMethod.DOWNLOAD}
+MAX_IN_VALUES = 1000
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class RequestInvalid(Exception):
+    """The request cannot be accepted; `errors` says where and why."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+class Operator(str, Enum):
+    EQ = "="
+    NE = "<>"
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    IN = "IN"
+    NOT_IN = "NOT IN"
+    LIKE = "LIKE"
+    BETWEEN = "BETWEEN"
+    IS_NULL = "IS NULL"
+    IS_NOT_NULL = "IS NOT NULL"
+
+
+# Spellings clients use for each operator; anything else is rejected.
+OPERATOR_SPELLINGS: dict[str, Operator] = {
+    **{op.value: op for op in Operator},
+    "!=": Operator.NE,
+    "==": Operator.EQ,
+    "eq": Operator.EQ,
+    "ne": Operator.NE,
+    "neq": Operator.NE,
+    "lt": Operator.LT,
+    "lte": Operator.LE,
+    "gt": Operator.GT,
+    "gte": Operator.GE,
+    "in": Operator.IN,
+    "not_in": Operator.NOT_IN,
+    "like": Operator.LIKE,
+    "between": Operator.BETWEEN,
+    "is_null": Operator.IS_NULL,
+    "is_not_null": Operator.IS_NOT_NULL,
+}
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    column: Column
+    output_name: str
+
+
+@dataclass(frozen=True)
+class ResolvedFilter:
+    column: Column
+    operator: Operator
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedOrder:
+    column: Column
+    descending: bool
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    """A request mapped onto catalogue objects: the only input the SQL builder takes."""
+
+    source: Source
+    columns: tuple[OutputColumn, ...]
+    filters: tuple[ResolvedFilter, ...]
+    order: tuple[ResolvedOrder, ...]
+    date_range: tuple[date, date] | None
+
+    @property
+    def ordered_by_key(self) -> bool:
+        """True when rows come in key order (or no order was asked), so key ranges chunk it."""
+        return not self.order or (
+            len(self.order) == 1 and self.order[0].column.name == self.source.key_column
+        )
+
+    @property
+    def key_descending(self) -> bool:
+        return bool(self.order) and self.order[0].descending
+
+
+def parse_request(payload: Mapping[str, Any]) -> ExportRequest:
+    """Structural checks (types, required fields, enums), with errors named by field."""
+    try:
+        return ExportRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestInvalid([_from_pydantic(e) for e in exc.errors()]) from None
+
+
+def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
+    path = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in {"bool", "int", "float", "str", "list[...]"} or "[" in str(part):
+            continue  # pydantic's union branch names say nothing to a client
+        else:
+            path += f".{part}" if path else str(part)
+    return FieldError(path or "(body)", error["msg"])
+
+
+def resolve(request: ExportRequest) -> ResolvedQuery:
+    """Check the request against the catalogue and what is built; raise RequestInvalid."""
+    errors: list[FieldError] = []
+    if request.format not in BUILT_FORMATS:
+        errors.append(
+            FieldError("format", f"{request.format.value} exports are not available yet; use CSV")
+        )
+    method = request.delivery_method()
+    if method not in BUILT_DELIVERY:
+        errors.append(
+            FieldError(
+                "delivery.method", f"{method.value} delivery is not available yet; use DOWNLOAD"
+            )
+        )
+    errors += _check_csv_options(request)
+    query = request.query_definition
+    source = CATALOGUE.get(query.source)
+    if source is None:
+        known = ", ".join(sorted(CATALOGUE))
+        errors.append(
+            FieldError("queryDefinition.source", f"unknown source '{query.source}'; one of {known}")
+        )
+        raise RequestInvalid(errors)
+
+    columns = _resolve_columns(source, request, errors)
+    filters = tuple(
+        f for i, spec in enumerate(query.filters) if (f := _resolve_filter(source, i, spec, errors))
+    )
+    order = _resolve_order(source, request, errors)
+    date_range = None
+    if query.date_range is not None:
+        if query.date_range.start > query.date_range.end:
+            errors.append(FieldError("queryDefinition.dateRange", "start is after end"))
+        date_range = (query.date_range.start, query.date_range.end)
+    if errors:
+        raise RequestInvalid(errors)
+    return ResolvedQuery(source, columns, filters, order, date_range)
+
+
+def validate_request(payload: Mapping[str, Any]) -> tuple[ExportRequest, ResolvedQuery]:
+    """Parse and resolve in one step: what the API and the command agent call."""
+    request = parse_request(payload)
+    return request, resolve(request)
+
+
+def _check_csv_options(request: ExportRequest) -> list[FieldError]:
+    opts = request.csv_options()
+    where = "formatOptions.csv"
+    errors = []
+    if len(opts.delimiter) != 1:
+        errors.append(FieldError(f"{where}.delimiter", "must be exactly one character"))
+    elif opts.delimiter in '\r\n"':
+        errors.append(
+            FieldError(f"{where}.delimiter", "cannot be a newline, carriage return or quote")
+        )
+    if opts.date_format != "ISO":
+        errors.append(
+            FieldError(f"{where}.dateFormat", "only ISO is available yet (custom patterns are not)")
+        )
+    if opts.number_format is not None:
+        errors.append(
+            FieldError(f"{where}.numberFormat", "number formats are not available yet; omit it")
+        )
+    return errors
+
+
+def _resolve_columns(
+    source: Source, request: ExportRequest, errors: list[FieldError]
+) -> tuple[OutputColumn, ...]:
+    out: list[OutputColumn] = []
+    seen: set[str] = set()
+    for i, spec in enumerate(request.query_definition.columns):
+        where = f"queryDefinition.columns[{i}]"
+        column = source.column(spec.name)
+        if column is None:
+            errors.append(FieldError(f"{where}.name", _unknown_column(source, spec.name)))
+            continue
+        if spec.format is not None:
+            errors.append(
+                FieldError(f"{where}.format", "per-column formats are not available yet; omit it")
+            )
+        name = spec.alias or spec.name
+        if any(ord(ch) < 32 for ch in name):
+            errors.append(FieldError(f"{where}.alias", "cannot contain control characters"))
+        if name in seen:
+            errors.append(FieldError(f"{where}.alias", f"output column '{name}' appears twice"))
+        seen.add(name)
+        out.append(OutputColumn(column, name))
+    return tuple(out)
+
+
+def _resolve_order(
+    source: Source, request: ExportRequest, errors: list[FieldError]
+) -> tuple[ResolvedOrder, ...]:
+    out: list[ResolvedOrder] = []
+    for i, spec in enumerate(request.query_definition.order_by or []):
+        column = source.column(spec.column)
+        if column is None:
+            errors.append(
+                FieldError(f"queryDefinition.orderBy[{i}].column", _unknown_column(source, spec.column))
+            )
+        elif any(o.column == column for o in out):
+            errors.append(FieldError(f"queryDefinition.orderBy[{i}].column", "listed twice"))
+        else:
+            out.append(ResolvedOrder(column, spec.direction == "DESC"))
+    return tuple(out)
+
+
+def _unknown_column(source: Source, name: str) -> str:
+    return f"unknown column '{name}' in {source.name}; one of {', '.join(source.column_names)}"
+
+
+def _resolve_filter(
+    source: Source, index: int, spec: Any, errors: list[FieldError]
+) -> ResolvedFilter | None:
+    where = f"queryDefinition.filters[{index}]"
+    column = source.column(spec.column)
+    if column is None:
+        errors.append(FieldError(f"{where}.column", _unknown_column(source, spec.column)))
+        return None
+    operator = OPERATOR_SPELLINGS.get(spec.operator.strip())
+    if operator is None:
+        operator = OPERATOR_SPELLINGS.get(spec.operator.strip().upper())
+    if operator is None:
+        allowed = ", ".join(op.value for op in Operator)
+        errors.append(
+            FieldError(f"{where}.operator", f"unsupported operator '{spec.operator}'; one of {allowed}")
+        )
+        return None
+    try:
+        values = _filter_values(column, operator, spec.value)
+    except ValueError as exc:
+        errors.append(FieldError(f"{where}.value", str(exc)))
+        return None
+    return ResolvedFilter(column, operator, values)
+
+
+def _filter_values(column: Column, operator: Operator, value: Any) -> tuple[Any, ...]:
+    if operator in (Operator.IS_NULL, Operator.IS_NOT_NULL):
+        if value is not None:
+            raise ValueError(f"must be null or absent for {operator.value}")
+        return ()
+    if operator in (Operator.IN, Operator.NOT_IN):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"must be a non-empty list for {operator.value}")
+        if len(value) > MAX_IN_VALUES:
+            raise ValueError(f"at most {MAX_IN_VALUES} values for {operator.value}")
+        return tuple(coerce_value(column, v) for v in value)
+    if operator is Operator.BETWEEN:
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError("must be a list of two values [low, high] for BETWEEN")
+        return tuple(coerce_value(column, v) for v in value)
+    if isinstance(value, list) or value is None:
+        raise ValueError(f"must be a single value for {operator.value}")
+    if operator is Operator.LIKE and column.type is not ColumnType.TEXT:
+        raise ValueError(f"LIKE applies to text columns, and {column.name} is {column.type.value}")
+    return (coerce_value(column, value),)
+
+
+def coerce_value(column: Column, value: Scalar) -> Any:
+    """Turn a JSON value into the Python value that binds to the column's type, or raise."""
+    kind = column.type
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if kind is ColumnType.BIGINT:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            number = int(value)
+            if not -(2**63) <= number < 2**63:
+                raise ValueError
+            return number
+        if kind is ColumnType.NUMERIC:
+            decimal = Decimal(str(value))
+            if not decimal.is_finite():
+                raise ValueError
+            return decimal
+        if not isinstance(value, str):
+            raise ValueError
+        if kind is ColumnType.DATE:
+            return date.fromisoformat(value)
+        if kind is ColumnType.TIMESTAMPTZ:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                raise ValueError
+            return moment
+        if kind is ColumnType.UUID:
+            return UUID(value)
+        return value
+    except (ValueError, InvalidOperation, ArithmeticError):
+        expected = {
+            ColumnType.BIGINT: "an integer",
+            ColumnType.NUMERIC: "a number",
+            ColumnType.DATE: "a date (YYYY-MM-DD)",
+            ColumnType.TIMESTAMPTZ: "a timestamp with time zone (ISO 8601)",
+            ColumnType.UUID: "a UUID",
+            ColumnType.TEXT: "a string",
+        }[kind]
+        raise ValueError(f"{value!r} is not {expected}, as column {column.name} needs") from None

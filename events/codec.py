@@ -1,0 +1,90 @@
+"""Avro encoding of commands and events in the single-object format of the Avro spec.
+
+Each message is `C3 01` + the 8-byte CRC-64-AVRO fingerprint of its writer schema + the
+Avro body, so any reader holding schemas/ can tell the type and decode it without a
+schema registry.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+
+from events import models
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+MAGIC = b"\xc3\x01"
+
+# The message classes that travel on Kafka, by their Avro record name.
+MESSAGE_TYPES: dict[str, type[models.Message]] = {
+    cls.__name__: cls
+    for cls in (
+        models.RequestExport,
+        models.CancelExport,
+        models.ExportRequested,
+        models.ExportAccepted,
+        models.ExportRejected,
+        models.ExportStarted,
+        models.ExportProgressed,
+        models.ChunkExtracted,
+        models.ExportCompleted,
+        models.ExportFailed,
+        models.ExportCancelled,
+        models.ExportCompletionNotice,
+    )
+}
+
+
+class UndecodableMessage(ValueError):
+    """The bytes are not a message of a schema we know."""
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.by_name: dict[str, tuple[Any, bytes]] = {}
+        self.by_fingerprint: dict[bytes, tuple[str, Any]] = {}
+        for name in MESSAGE_TYPES:
+            raw = load_schema(SCHEMA_DIR / f"export.{name}.avsc", _write_hint=False)
+            parsed = parse_schema(raw)
+            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+            self.by_name[name] = (parsed, fp)
+            self.by_fingerprint[fp] = (name, parsed)
+
+
+@cache
+def _schemas() -> _Schemas:
+    return _Schemas()
+
+
+def encode(message: models.Message) -> bytes:
+    """Serialize a command, event or notice."""
+    parsed, fp = _schemas().by_name[type(message).__name__]
+    out = io.BytesIO()
+    out.write(MAGIC)
+    out.write(fp)
+    schemaless_writer(out, parsed, message.model_dump(by_alias=True, mode="python"))
+    return out.getvalue()
+
+
+def decode(data: bytes) -> models.Message:
+    """Deserialize bytes written by `encode`; raise UndecodableMessage for anything else."""
+    if len(data) < 10 or data[:2] != MAGIC:
+        raise UndecodableMessage("not an Avro single-object message")
+    known = _schemas().by_fingerprint.get(bytes(data[2:10]))
+    if known is None:
+        raise UndecodableMessage(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+    name, parsed = known
+    try:
+        record = schemaless_reader(io.BytesIO(data[10:]), parsed, None)
+        return MESSAGE_TYPES[name].model_validate(record)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means the same to callers
+        raise UndecodableMessage(f"cannot decode {name}: {exc}") from exc
+
+
+def type_name(message: models.Message) -> str:
+    return type(message).__name__
