@@ -24,6 +24,7 @@ class Settings:
     job_inbox_topic: str = "export.job-inbox"
     tasks_topic: str = "export.tasks"
     completions_topic: str = "export.completions"
+    dead_letter_topic: str = "export.dead-letter"
     retention_days: int = 7
     default_max_rows_per_file: int = 1_000_000
     progress_every_rows: int = 100_000

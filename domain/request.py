@@ -1,7 +1,8 @@
-"""The export request as clients send it (the seed's field names), and its structural checks.
+"""The export request as clients send it (the seed's field names).
 
-The same models validate a request at the HTTP API and in the command agent, so a client
-that publishes straight to Kafka gets the same answers as one that calls the API.
+These models check shapes and types only; sizes, names and what is built are checked by
+domain.validation, so that any request that arrives as a well-formed Avro command can be
+recorded as requested and then rejected with a reason.
 """
 
 from __future__ import annotations
@@ -52,19 +53,19 @@ FilterValue = Scalar | list[Scalar] | None
 
 
 class ColumnSpec(Model):
-    name: str = Field(min_length=1, max_length=63)
-    alias: str | None = Field(default=None, min_length=1, max_length=63)
+    name: str
+    alias: str | None = None
     format: str | None = None
 
 
 class FilterSpec(Model):
-    column: str = Field(min_length=1, max_length=63)
-    operator: str = Field(min_length=1, max_length=16)
+    column: str
+    operator: str
     value: FilterValue = None
 
 
 class OrderSpec(Model):
-    column: str = Field(min_length=1, max_length=63)
+    column: str
     direction: Literal["ASC", "DESC"] = "ASC"
 
     @field_validator("direction", mode="before")
@@ -87,10 +88,10 @@ class DateRange(Model):
 
 
 class QueryDefinition(Model):
-    source: str = Field(min_length=1, max_length=63)
-    columns: list[ColumnSpec] = Field(min_length=1, max_length=200)
-    filters: list[FilterSpec] = Field(default_factory=list, max_length=50)
-    order_by: list[OrderSpec] | None = Field(default=None, max_length=10)
+    source: str
+    columns: list[ColumnSpec]
+    filters: list[FilterSpec] = Field(default_factory=list)
+    order_by: list[OrderSpec] | None = None
     date_range: DateRange | None = None
 
 
@@ -116,7 +117,7 @@ class JsonOptions(Model):
 
 class ParquetOptions(Model):
     compression: Literal["SNAPPY", "GZIP", "ZSTD", "NONE"] = "SNAPPY"
-    row_group_size: int = Field(default=128 * 1024, ge=1)
+    row_group_size: int = 128 * 1024
 
 
 class FormatOptions(Model):
@@ -154,19 +155,16 @@ class DeliveryConfig(Model):
     email: EmailDelivery | None = None
 
 
-MAX_ROWS_PER_FILE = 10_000_000
-
-
 class ExportRequest(Model):
     """The body of `POST /v1/exports` and of the `RequestExport` command."""
 
-    name: str = Field(min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=4000)
+    name: str
+    description: str | None = None
     query_definition: QueryDefinition
     format: ExportFormat
     format_options: FormatOptions | None = None
     delivery: DeliveryConfig | None = None
-    max_rows_per_file: int | None = Field(default=None, ge=1, le=MAX_ROWS_PER_FILE)
+    max_rows_per_file: int | None = None
 
     def csv_options(self) -> CsvOptions:
         return (self.format_options.csv if self.format_options else None) or CsvOptions()

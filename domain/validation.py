@@ -19,6 +19,14 @@ from domain.catalogue import CATALOGUE, Column, ColumnType, Source
 from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
 
 BUILT_FORMATS = {ExportFormat.CSV}
+MAX_ROWS_PER_FILE = 10_000_000
+# Sizes that keep a request sane.
+NAME_MAX = 255
+DESCRIPTION_MAX = 4000
+IDENTIFIER_MAX = 63
+COLUMNS_MAX = 200
+FILTERS_MAX = 50
+ORDER_MAX = 10
 BUILT_DELIVERY = {DeliveryMethod.DOWNLOAD}
 MAX_IN_VALUES = 1000
 
@@ -139,7 +147,7 @@ def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
 
 def resolve(request: ExportRequest) -> ResolvedQuery:
     """Check the request against the catalogue and what is built; raise RequestInvalid."""
-    errors: list[FieldError] = []
+    errors = _check_sizes(request)
     if request.format not in BUILT_FORMATS:
         errors.append(
             FieldError("format", f"{request.format.value} exports are not available yet; use CSV")
@@ -180,6 +188,35 @@ def validate_request(payload: Mapping[str, Any]) -> tuple[ExportRequest, Resolve
     """Parse and resolve in one step: what the API and the command agent call."""
     request = parse_request(payload)
     return request, resolve(request)
+
+
+def _check_sizes(request: ExportRequest) -> list[FieldError]:
+    query = request.query_definition
+    errors = []
+    if not request.name.strip():
+        errors.append(FieldError("name", "must not be empty"))
+    if len(request.name) > NAME_MAX:
+        errors.append(FieldError("name", f"at most {NAME_MAX} characters"))
+    if request.description and len(request.description) > DESCRIPTION_MAX:
+        errors.append(FieldError("description", f"at most {DESCRIPTION_MAX} characters"))
+    if not query.columns:
+        errors.append(FieldError("queryDefinition.columns", "name at least one column"))
+    for field, items, most in (
+        ("queryDefinition.columns", query.columns, COLUMNS_MAX),
+        ("queryDefinition.filters", query.filters, FILTERS_MAX),
+        ("queryDefinition.orderBy", query.order_by or [], ORDER_MAX),
+    ):
+        if len(items) > most:
+            errors.append(FieldError(field, f"at most {most} entries"))
+    for i, column in enumerate(query.columns):
+        if column.alias is not None and not 1 <= len(column.alias) <= IDENTIFIER_MAX:
+            errors.append(
+                FieldError(f"queryDefinition.columns[{i}].alias", f"1 to {IDENTIFIER_MAX} characters")
+            )
+    rows = request.max_rows_per_file
+    if rows is not None and not 1 <= rows <= MAX_ROWS_PER_FILE:
+        errors.append(FieldError("maxRowsPerFile", f"must be between 1 and {MAX_ROWS_PER_FILE:,}"))
+    return errors
 
 
 def _check_csv_options(request: ExportRequest) -> list[FieldError]:

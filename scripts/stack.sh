@@ -150,9 +150,9 @@ start_services() {
   mkdir -p "$EXPORT_STORE_DIR"
   for i in $(seq 1 "$WORKERS"); do
     local name="worker-$i"
-    if running "$name" "agents.app worker"; then log "$name already running"; continue; fi
+    if running "$name" "agents worker"; then log "$name already running"; continue; fi
     mkdir -p "$EXPORT_WORKER_DATA_DIR/$i"
-    (cd "$ROOT" && EXPORT_WORKER_ID=$i exec "$PY" -m agents.app worker --loglevel=info \
+    (cd "$ROOT" && EXPORT_WORKER_ID=$i exec "$PY" -m agents worker --loglevel=info \
       --without-web >>"$LOGS/$name.log" 2>&1) &
     echo $! >"$PIDS/$name.pid"
     log "started $name (pid $(cat "$PIDS/$name.pid")), log $LOGS/$name.log"
@@ -173,7 +173,7 @@ stop_services() {
   stop_pid api uvicorn
   for f in "$PIDS"/worker-*.pid; do
     [ -e "$f" ] || continue
-    stop_pid "$(basename "$f" .pid)" "agents.app worker"
+    stop_pid "$(basename "$f" .pid)" "agents worker"
   done
 }
 

@@ -1,4 +1,5 @@
 -- Source data (schema analytics), the read model (schema export_service) and their roles.
+SET client_min_messages = warning;
 -- Idempotent: scripts/stack.sh applies it on every start.
 
 DO $$
@@ -114,7 +115,9 @@ CREATE TABLE IF NOT EXISTS export_service.export_jobs (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     -- The last event sequence applied: the projection skips anything at or below it.
-    last_sequence     bigint NOT NULL DEFAULT 0
+    last_sequence     bigint NOT NULL DEFAULT 0,
+    -- The folded job state (domain.job.JobState) the columns above were written from.
+    job_state         jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_export_jobs_tenant ON export_service.export_jobs (tenant_id, requested_by);
 CREATE INDEX IF NOT EXISTS idx_export_jobs_status ON export_service.export_jobs (tenant_id, status);

@@ -1,0 +1,48 @@
+"""The one Faust app: its settings, topics and tables. Agents import these; nothing is found by magic."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import faust
+
+from agents.settings import Settings
+from domain.decisions import CompletionContext
+
+settings = Settings.from_env()
+worker_id = os.environ.get("EXPORT_WORKER_ID", "1")
+
+app = faust.App(
+    "export-service",
+    broker=f"kafka://{settings.kafka_bootstrap_servers}",
+    # Tables are rebuilt from their changelog topics on start; the log is the durable copy.
+    store="memory://",
+    datadir=str(settings.worker_data_dir / worker_id),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=1,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    # A chunk extraction holds its partition for seconds; fewer records per poll keeps the
+    # member well inside max.poll.interval (see ../shared/notes/faust-pitfalls.md).
+    broker_max_poll_records=20,
+    web_enabled=False,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+commands_topic = app.topic(settings.commands_topic, key_type=bytes, value_type=bytes)
+events_topic = app.topic(settings.events_topic, key_type=bytes, value_type=bytes)
+job_inbox_topic = app.topic(settings.job_inbox_topic, key_type=bytes, value_type=bytes)
+tasks_topic = app.topic(settings.tasks_topic, key_type=bytes, value_type=bytes)
+completions_topic = app.topic(settings.completions_topic, key_type=bytes, value_type=bytes)
+dead_letter_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
+
+# Each job's state, keyed by job id: the fold of its events (domain.job.apply), stored as JSON.
+jobs_table = app.Table("jobs", default=None, partitions=settings.partitions)
+
+completion_context = CompletionContext(
+    api_url=settings.api_url,
+    store_dir=str(settings.store_dir),
+    retention=timedelta(days=settings.retention_days),
+)

@@ -1,0 +1,109 @@
+"""Command agent: turns RequestExport and CancelExport commands into job inbox messages.
+
+It validates a request (schema, catalogue, role), counts and plans it against the
+database, and hands the outcome to the job agent, which records the events. A command it
+cannot read goes to the dead-letter topic with the reason; nothing stops the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+
+from agents.app import app, commands_topic, dead_letter_topic, job_inbox_topic, settings
+from agents.sending import send_acked
+from domain import inbox
+from domain.decisions import job_id_for
+from domain.validation import RequestInvalid, resolve
+from events import codec
+from events.models import CancelExport, RequestExport
+from extraction.planner import plan_export
+
+log = logging.getLogger(__name__)
+
+CREATE_ROLE = "exports:create"
+PLANNING_ATTEMPTS = 3
+
+
+@app.agent(commands_topic)
+async def command_agent(stream):  # type: ignore[no-untyped-def]
+    async for key, value in stream.items():
+        try:
+            await handle_command(key, value)
+        except Exception:  # noqa: BLE001 - one bad command must not stop the agent
+            log.exception("command on key %r could not be handled; sent to dead letters", key)
+            await _dead_letter(key, value, "internal error while handling the command")
+
+
+async def handle_command(key: bytes | None, value: bytes) -> None:
+    try:
+        command = codec.decode(value)
+    except codec.UndecodableMessage as exc:
+        log.warning("undecodable command on key %r: %s", key, exc)
+        await _dead_letter(key, value, str(exc))
+        return
+    if isinstance(command, RequestExport):
+        await _open_job(command)
+    elif isinstance(command, CancelExport):
+        message = inbox.CancelRequested(
+            job_id=command.job_id,
+            message_id=command.command_id,
+            tenant_id=command.tenant_id,
+            user_id=command.user_id,
+            reason=command.reason or "cancelled by the user",
+        )
+        await send_acked(job_inbox_topic, command.job_id, inbox.encode_inbox(message))
+    else:
+        await _dead_letter(key, value, f"{type(command).__name__} is not a command")
+
+
+async def _open_job(command: RequestExport) -> None:
+    job_id = job_id_for(command.tenant_id, command.command_id)
+    outcome = await _decide(command)
+    message = inbox.OpenJob(
+        job_id=job_id,
+        message_id=command.command_id,
+        tenant_id=command.tenant_id,
+        user_id=command.user_id,
+        command_id=command.command_id,
+        request=command.request,
+        outcome=outcome,
+    )
+    await send_acked(job_inbox_topic, job_id, inbox.encode_inbox(message))
+    log.info("job %s from command %s: %s", job_id, command.command_id, type(outcome).__name__)
+
+
+async def _decide(command: RequestExport) -> inbox.Acceptance | inbox.Rejection:
+    if CREATE_ROLE not in command.roles:
+        return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
+    try:
+        query = resolve(command.request)
+    except RequestInvalid as exc:
+        first = exc.errors[0]
+        return inbox.Rejection(code="INVALID_REQUEST", reason=str(exc), field=first.field)
+    rows_per_file = command.request.max_rows_per_file or settings.default_max_rows_per_file
+    for attempt in range(1, PLANNING_ATTEMPTS + 1):
+        try:
+            return await plan_export(
+                settings.reader_database_url, command.tenant_id, query, rows_per_file
+            )
+        except psycopg.OperationalError as exc:
+            log.warning("planning attempt %d failed: %s", attempt, exc)
+            if attempt == PLANNING_ATTEMPTS:
+                return inbox.Rejection(
+                    code="SOURCE_UNAVAILABLE",
+                    reason="the analytics database could not be reached; try again later",
+                )
+            await asyncio.sleep(2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def _dead_letter(key: bytes | None, value: bytes, reason: str) -> None:
+    await send_acked(
+        dead_letter_topic,
+        (key or b"").decode(errors="replace"),
+        value,
+        headers={"reason": reason.encode(), "source-topic": settings.commands_topic.encode()},
+    )

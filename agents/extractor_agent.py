@@ -1,0 +1,80 @@
+"""Extractor agent: extracts one planned chunk per task and reports to the job agent.
+
+The COPY runs in a thread so the worker's event loop (and every other agent on it) keeps
+running; progress reports cross back to the loop with run_coroutine_threadsafe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from uuid import uuid4
+
+from agents.app import app, job_inbox_topic, settings, tasks_topic
+from agents.sending import send_acked
+from domain import inbox
+from domain.validation import resolve
+from events.models import ExportFile
+from extraction.csv_extractor import ProgressPolicy, extract_csv_chunk
+from extraction.store import job_dir
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(tasks_topic)
+async def extractor_agent(stream):  # type: ignore[no-untyped-def]
+    async for key, value in stream.items():
+        try:
+            task = inbox.ExtractChunk.model_validate_json(value)
+        except ValueError as exc:
+            log.error("unreadable task on key %r: %s", key, exc)
+            continue
+        try:
+            await run_task(task)
+        except Exception as exc:  # noqa: BLE001 - report the failure, keep the agent
+            log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
+            await _report(inbox.ChunkFailed(
+                job_id=task.job_id, message_id=str(uuid4()), chunk_index=task.chunk.index,
+                code="EXTRACTION_FAILED", reason=f"{type(exc).__name__}: {exc}",
+            ))
+
+
+async def run_task(task: inbox.ExtractChunk) -> None:
+    chunk = task.chunk
+    await _report(inbox.ChunkStarted(
+        job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index
+    ))
+    loop = asyncio.get_running_loop()
+
+    def on_progress(rows: int) -> None:
+        message = inbox.ChunkProgress(
+            job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index, rows=rows
+        )
+        asyncio.run_coroutine_threadsafe(_report(message), loop)
+
+    target = job_dir(settings.store_dir, task.tenant_id, task.job_id) / chunk.file_name
+    extracted = await asyncio.to_thread(
+        extract_csv_chunk,
+        settings.reader_database_url,
+        task.tenant_id,
+        resolve(task.request),
+        chunk,
+        task.request.csv_options(),
+        target,
+        on_progress,
+        ProgressPolicy(settings.progress_every_rows, settings.progress_every_seconds),
+    )
+    file = ExportFile(
+        chunk_index=chunk.index,
+        name=chunk.file_name,
+        path=str(extracted.path),
+        rows=extracted.rows,
+        bytes=extracted.bytes,
+        sha256=extracted.sha256,
+    )
+    await _report(inbox.ChunkDone(job_id=task.job_id, message_id=str(uuid4()), file=file))
+    log.info("job %s chunk %d: %d rows, %d bytes", task.job_id, chunk.index, file.rows, file.bytes)
+
+
+async def _report(message: inbox.InboxMessage) -> None:
+    await send_acked(job_inbox_topic, message.job_id, inbox.encode_inbox(message))

@@ -1,0 +1,136 @@
+"""What the job agent does with each inbox message: decide the events, then record them.
+
+`decide` is pure: given the job's state and a message it returns event drafts. `record`
+numbers the drafts (per-job sequence), wraps them in envelopes and folds them into the
+state. Replaying a message against the state it already produced decides nothing, which
+is what makes the job agent safe under Kafka's at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain import inbox
+from domain.job import JobState, apply
+from domain.request import ExportStatus
+from events import models as ev
+
+Draft = tuple[type[ev.Event], dict[str, Any]]
+
+# Job and event ids are derived, not random, so that a command or a decision replayed after
+# a crash produces the very same ids.
+JOB_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:job")
+EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:event")
+
+
+def job_id_for(tenant_id: str, command_id: str) -> str:
+    """The job a command creates: the same command (per tenant) always names the same job."""
+    return str(uuid5(JOB_NAMESPACE, f"{UUID(tenant_id)}:{command_id}"))
+
+
+@dataclass(frozen=True)
+class CompletionContext:
+    """Where completed exports are kept and how they are addressed."""
+
+    api_url: str
+    store_dir: str
+    retention: timedelta
+
+
+def decide(
+    state: JobState | None, message: inbox.InboxMessage, ctx: CompletionContext, now: datetime
+) -> list[Draft]:
+    if isinstance(message, inbox.OpenJob):
+        return [] if state is not None else _open(message)
+    if state is None or state.is_terminal:
+        return []
+    match message:
+        case inbox.ChunkStarted():
+            return _start(state)
+        case inbox.ChunkProgress(chunk_index=index, rows=rows):
+            if index in state.files or rows <= state.chunk_rows.get(index, 0):
+                return []
+            processed = state.processed_rows - state.chunk_rows.get(index, 0) + rows
+            return _start(state) + [
+                (ev.ExportProgressed, {"chunk_index": index, "chunk_rows": rows,
+                                       "processed_rows": processed})
+            ]
+        case inbox.ChunkDone(file=file):
+            if file.chunk_index in state.files:
+                return []
+            drafts = _start(state) + [(ev.ChunkExtracted, {"file": file})]
+            files = {**state.files, file.chunk_index: file}
+            if all(c.index in files for c in state.chunks):
+                drafts.append(_completion(state, files, ctx, now))
+            return drafts
+        case inbox.ChunkFailed():
+            reason = f"chunk {message.chunk_index} failed: {message.reason}"
+            return [(ev.ExportFailed, {"code": message.code, "reason": reason})]
+        case inbox.CancelRequested():
+            if (message.tenant_id, message.user_id) != (state.tenant_id, state.user_id):
+                return []
+            return [(ev.ExportCancelled, {"reason": message.reason})]
+    return []
+
+
+def record(
+    state: JobState | None,
+    drafts: list[Draft],
+    owner: tuple[str, str],
+    job_id: str,
+    causation_id: str,
+    now: datetime,
+) -> tuple[JobState | None, list[ev.JobEvent]]:
+    """Number and envelope the drafts, and fold them into the state."""
+    events: list[ev.JobEvent] = []
+    for cls, fields in drafts:
+        sequence = (state.sequence if state else 0) + 1
+        envelope = ev.Envelope(
+            event_id=str(uuid5(EVENT_NAMESPACE, f"{job_id}:{sequence}")),
+            job_id=job_id,
+            tenant_id=owner[0],
+            user_id=owner[1],
+            sequence=sequence,
+            occurred_at=now,
+            causation_id=causation_id,
+        )
+        event: ev.JobEvent = cls(envelope=envelope, **fields)  # type: ignore[assignment]
+        state = apply(state, event)
+        events.append(event)
+    return state, events
+
+
+def _open(message: inbox.OpenJob) -> list[Draft]:
+    drafts: list[Draft] = [
+        (ev.ExportRequested, {"command_id": message.command_id, "request": message.request})
+    ]
+    outcome = message.outcome
+    if isinstance(outcome, inbox.Acceptance):
+        drafts.append((ev.ExportAccepted, outcome.model_dump()))
+    else:
+        drafts.append((ev.ExportRejected, outcome.model_dump()))
+    return drafts
+
+
+def _start(state: JobState) -> list[Draft]:
+    return [(ev.ExportStarted, {})] if state.status is ExportStatus.QUEUED else []
+
+
+def _completion(
+    state: JobState, files: dict[int, ev.ExportFile], ctx: CompletionContext, now: datetime
+) -> Draft:
+    ordered = [files[i] for i in sorted(files)]
+    return (
+        ev.ExportCompleted,
+        {
+            "total_rows": sum(f.rows for f in ordered),
+            "total_bytes": sum(f.bytes for f in ordered),
+            "files": ordered,
+            "output_path": f"{ctx.store_dir}/{state.tenant_id}/{state.job_id}",
+            "download_url": f"{ctx.api_url}/v1/exports/{state.job_id}/download",
+            "expires_at": now + ctx.retention,
+        },
+    )

@@ -1,0 +1,107 @@
+"""Internal messages to the job agent (topic export.job-inbox, JSON, keyed by job id).
+
+The job agent is the only writer of a job's events: everything that wants an event
+recorded (the command agent's decision, the extractors' reports, cancellations) sends one
+of these, and the job agent decides, numbers and appends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from domain.plan import ChunkPlan
+from domain.request import ExportRequest
+from events.models import ExportFile
+
+
+class InboxMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    message_id: str
+
+
+class Acceptance(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    total_rows: int
+    high_water_mark: int
+    max_rows_per_file: int
+    chunks: list[ChunkPlan]
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    reason: str
+    field: str | None = None
+
+
+class OpenJob(InboxMessage):
+    kind: Literal["OpenJob"] = "OpenJob"
+    tenant_id: str
+    user_id: str
+    command_id: str
+    request: ExportRequest
+    outcome: Acceptance | Rejection
+
+
+class ChunkStarted(InboxMessage):
+    kind: Literal["ChunkStarted"] = "ChunkStarted"
+    chunk_index: int
+
+
+class ChunkProgress(InboxMessage):
+    kind: Literal["ChunkProgress"] = "ChunkProgress"
+    chunk_index: int
+    rows: int
+
+
+class ChunkDone(InboxMessage):
+    kind: Literal["ChunkDone"] = "ChunkDone"
+    file: ExportFile
+
+
+class ChunkFailed(InboxMessage):
+    kind: Literal["ChunkFailed"] = "ChunkFailed"
+    chunk_index: int
+    code: str
+    reason: str
+
+
+class CancelRequested(InboxMessage):
+    kind: Literal["CancelRequested"] = "CancelRequested"
+    tenant_id: str
+    user_id: str
+    reason: str
+
+
+AnyInboxMessage = Annotated[
+    OpenJob | ChunkStarted | ChunkProgress | ChunkDone | ChunkFailed | CancelRequested,
+    Field(discriminator="kind"),
+]
+INBOX = TypeAdapter(AnyInboxMessage)
+
+
+def encode_inbox(message: InboxMessage) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode_inbox(data: bytes) -> InboxMessage:
+    return INBOX.validate_json(data)  # type: ignore[no-any-return]
+
+
+class ExtractChunk(BaseModel):
+    """A unit of work on export.tasks (JSON, keyed by job id and chunk): extract one chunk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    tenant_id: str
+    user_id: str
+    request: ExportRequest
+    chunk: ChunkPlan
+    high_water_mark: int

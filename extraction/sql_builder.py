@@ -1,0 +1,132 @@
+"""SQL for exports, composed with psycopg.sql from catalogue identifiers and quoted literals.
+
+No text from a request reaches SQL as text: identifiers come from the catalogue
+(`sql.Identifier`), operators from a fixed enum, and values are `sql.Literal`s, which
+psycopg quotes. Literals rather than bound parameters because COPY takes no parameters.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from domain.catalogue import ColumnType, Source
+from domain.plan import ChunkPlan
+from domain.request import CsvOptions
+from domain.validation import Operator, ResolvedFilter, ResolvedQuery
+
+
+def table(source: Source) -> sql.Composable:
+    return sql.Identifier(source.schema, source.table)
+
+
+def _filter(f: ResolvedFilter) -> sql.Composable:
+    col = sql.Identifier(f.column.name)
+    values = [sql.Literal(v) for v in f.values]
+    match f.operator:
+        case Operator.IS_NULL:
+            return sql.SQL("{} IS NULL").format(col)
+        case Operator.IS_NOT_NULL:
+            return sql.SQL("{} IS NOT NULL").format(col)
+        case Operator.IN | Operator.NOT_IN:
+            return sql.SQL("{} {} ({})").format(col, sql.SQL(f.operator.value), sql.SQL(", ").join(values))
+        case Operator.BETWEEN:
+            return sql.SQL("{} BETWEEN {} AND {}").format(col, values[0], values[1])
+        case _:
+            return sql.SQL("{} {} {}").format(col, sql.SQL(f.operator.value), values[0])
+
+
+def where(
+    q: ResolvedQuery, tenant_id: str, key_min: int | None, key_max: int | None
+) -> sql.Composable:
+    """The rows of one tenant, under the key bounds, that pass the request's filters."""
+    key = sql.Identifier(q.source.key_column)
+    parts: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier("tenant_id"), sql.Literal(tenant_id))
+    ]
+    if key_min is not None:
+        parts.append(sql.SQL("{} >= {}").format(key, sql.Literal(key_min)))
+    if key_max is not None:
+        parts.append(sql.SQL("{} <= {}").format(key, sql.Literal(key_max)))
+    if q.date_range is not None:
+        parts.append(
+            sql.SQL("{} BETWEEN {} AND {}").format(
+                sql.Identifier(q.source.date_column),
+                sql.Literal(q.date_range[0]),
+                sql.Literal(q.date_range[1]),
+            )
+        )
+    parts.extend(_filter(f) for f in q.filters)
+    return sql.SQL(" AND ").join(parts)
+
+
+def _order_by(q: ResolvedQuery) -> sql.Composable:
+    key = sql.Identifier(q.source.key_column)
+    if q.ordered_by_key:
+        return sql.SQL("ORDER BY {} {}").format(key, sql.SQL("DESC" if q.key_descending else "ASC"))
+    # The key breaks ties, so the order is total and a chunk's offset always means the same rows.
+    terms = [
+        sql.SQL("{} {}").format(sql.Identifier(o.column.name), sql.SQL("DESC" if o.descending else "ASC"))
+        for o in q.order
+    ]
+    terms.append(sql.SQL("{} ASC").format(key))
+    return sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(terms))
+
+
+def select_chunk(q: ResolvedQuery, tenant_id: str, chunk: ChunkPlan) -> sql.Composed:
+    """The rows of one chunk, in the export's order."""
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.Identifier(c.column.name), sql.Identifier(c.output_name))
+        for c in q.columns
+    )
+    statement = sql.SQL("SELECT {} FROM {} WHERE {} {}").format(
+        columns, table(q.source), where(q, tenant_id, chunk.key_min, chunk.key_max), _order_by(q)
+    )
+    if not q.ordered_by_key:
+        statement = sql.SQL("{} OFFSET {} LIMIT {}").format(
+            statement, sql.Literal(chunk.first_row), sql.Literal(chunk.row_count)
+        )
+    return statement
+
+
+def copy_chunk_csv(
+    q: ResolvedQuery, tenant_id: str, chunk: ChunkPlan, options: CsvOptions
+) -> sql.Composed:
+    """`COPY (chunk) TO STDOUT` in CSV with the request's options: PostgreSQL does the writing."""
+    settings: list[sql.Composable] = [
+        sql.SQL("FORMAT csv"),
+        sql.SQL("HEADER {}").format(sql.SQL("true" if options.include_headers else "false")),
+        sql.SQL("DELIMITER {}").format(sql.Literal(options.delimiter)),
+    ]
+    text_columns = [c.output_name for c in q.columns if c.column.type is ColumnType.TEXT]
+    if options.quote_strings and text_columns:
+        # NULLs stay unquoted even here, so NULL and the empty string remain distinct.
+        settings.append(
+            sql.SQL("FORCE_QUOTE ({})").format(sql.SQL(", ").join(map(sql.Identifier, text_columns)))
+        )
+    return sql.SQL("COPY ({}) TO STDOUT ({})").format(
+        select_chunk(q, tenant_id, chunk), sql.SQL(", ").join(settings)
+    )
+
+
+def high_water_mark(q: ResolvedQuery, tenant_id: str) -> sql.Composed:
+    return sql.SQL("SELECT coalesce(max({}), 0) FROM {} WHERE {} = {}").format(
+        sql.Identifier(q.source.key_column), table(q.source), sql.Identifier("tenant_id"),
+        sql.Literal(tenant_id),
+    )
+
+
+def count_rows(q: ResolvedQuery, tenant_id: str, hwm: int) -> sql.Composed:
+    return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+        table(q.source), where(q, tenant_id, None, hwm)
+    )
+
+
+def key_boundaries(q: ResolvedQuery, tenant_id: str, hwm: int, every: int) -> sql.Composed:
+    """The key of every `every`-th row in export order: where key-range chunks end."""
+    key = sql.Identifier(q.source.key_column)
+    direction = sql.SQL("DESC" if q.key_descending else "ASC")
+    return sql.SQL(
+        "SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key} {dir}) AS rn "
+        "FROM {table} WHERE {where}) AS ranked WHERE mod(rn, {every}) = 0 ORDER BY rn"
+    ).format(key=key, dir=direction, table=table(q.source), where=where(q, tenant_id, None, hwm),
+             every=sql.Literal(every))
