@@ -39,7 +39,14 @@ completions_topic = app.topic(settings.completions_topic, key_type=bytes, value_
 dead_letter_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
 
 # Each job's state, keyed by job id: the fold of its events (domain.job.apply), stored as JSON.
-jobs_table = app.Table("jobs", default=None, partitions=settings.partitions)
+jobs_table = app.Table(
+    "jobs",
+    default=None,
+    partitions=settings.partitions,
+    # bytes makes Faust store keys and values as they are (raw), not as JSON.
+    key_type=bytes,
+    value_type=bytes,
+)
 
 completion_context = CompletionContext(
     api_url=settings.api_url,

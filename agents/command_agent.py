@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from uuid import UUID
 
 import psycopg
 
@@ -44,7 +45,9 @@ async def handle_command(key: bytes | None, value: bytes) -> None:
         log.warning("undecodable command on key %r: %s", key, exc)
         await _dead_letter(key, value, str(exc))
         return
-    if isinstance(command, RequestExport):
+    if isinstance(command, RequestExport | CancelExport) and not _ids_are_uuids(command):
+        await _dead_letter(key, value, "tenantId and userId must be UUIDs")
+    elif isinstance(command, RequestExport):
         await _open_job(command)
     elif isinstance(command, CancelExport):
         message = inbox.CancelRequested(
@@ -57,6 +60,15 @@ async def handle_command(key: bytes | None, value: bytes) -> None:
         await send_acked(job_inbox_topic, command.job_id, inbox.encode_inbox(message))
     else:
         await _dead_letter(key, value, f"{type(command).__name__} is not a command")
+
+
+def _ids_are_uuids(command: RequestExport | CancelExport) -> bool:
+    try:
+        UUID(command.tenant_id)
+        UUID(command.user_id)
+    except ValueError:
+        return False
+    return True
 
 
 async def _open_job(command: RequestExport) -> None:

@@ -50,7 +50,7 @@ class Settings:
             store_dir=Path(env.get("EXPORT_STORE_DIR", ".stack/exports")).resolve(),
             worker_data_dir=Path(env.get("EXPORT_WORKER_DATA_DIR", ".stack/worker")).resolve(),
             # The development default is documented in the README; production sets its own.
-            jwt_secret=env.get("EXPORT_JWT_SECRET", "dev-only-export-jwt-secret"),
+            jwt_secret=env.get("EXPORT_JWT_SECRET", "dev-only-export-jwt-secret-change-me-32b"),
             api_port=port,
             api_url=env.get("EXPORT_API_URL", f"http://127.0.0.1:{port}"),
             partitions=int(env.get("EXPORT_TOPIC_PARTITIONS", "4")),

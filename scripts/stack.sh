@@ -34,7 +34,7 @@ export EXPORT_SERVICE_DATABASE_URL=postgresql://export_service:export_service@12
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export EXPORT_API_PORT=$API_PORT
 export EXPORT_API_URL=http://127.0.0.1:$API_PORT
-export EXPORT_JWT_SECRET=\${EXPORT_JWT_SECRET:-dev-only-export-jwt-secret}
+export EXPORT_JWT_SECRET=\${EXPORT_JWT_SECRET:-dev-only-export-jwt-secret-change-me-32b}
 export EXPORT_STORE_DIR=$STACK/exports
 export EXPORT_WORKER_DATA_DIR=$STACK/worker
 EOF

@@ -1,0 +1,60 @@
+"""Queries of the read model, always scoped to the caller's tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from domain.request import ExportStatus
+
+JOB_COLUMNS = sql.SQL("""
+    id, tenant_id, name, description, query_definition, format, format_options, status,
+    delivery, requested_by, requested_at, started_at, completed_at, processed_rows, total_rows,
+    progress_percent, output_path, file_size_bytes, file_count, download_url, expires_at,
+    error_message, error_code, created_at, updated_at
+""")
+GET_JOB = sql.SQL(
+    "SELECT {} FROM export_service.export_jobs WHERE id = %s AND tenant_id = %s"
+).format(JOB_COLUMNS)
+LIST_JOBS = sql.SQL(
+    "SELECT {} FROM export_service.export_jobs WHERE {} "
+    "ORDER BY requested_at DESC, id LIMIT %(limit)s OFFSET %(offset)s"
+)
+COUNT_JOBS = sql.SQL("SELECT count(*) AS n FROM export_service.export_jobs WHERE {}")
+
+
+class JobsRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(GET_JOB, [job_id, tenant_id])
+            return await cur.fetchone()
+
+    async def list(
+        self, tenant_id: str, user_id: str, status: ExportStatus | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = sql.SQL("tenant_id = %(tenant)s AND requested_by = %(user)s")
+        if status is not None:
+            where = sql.SQL("{} AND status = %(status)s").format(where)
+        params = {"tenant": tenant_id, "user": user_id, "status": status and status.value,
+                  "limit": limit, "offset": offset}
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(LIST_JOBS.format(JOB_COLUMNS, where), params)
+            rows = await cur.fetchall()
+            await cur.execute(COUNT_JOBS.format(where), params)
+            total = await cur.fetchone()
+        return rows, int(total["n"]) if total else 0
+
+    async def files(self, job_id: str) -> list[dict[str, Any]]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT chunk_index, file_name, path, row_count, byte_count, sha256"
+                " FROM export_service.export_files WHERE job_id = %s ORDER BY chunk_index",
+                [job_id],
+            )
+            return await cur.fetchall()

@@ -1,0 +1,61 @@
+"""The API application: dependencies built once here and handed to the routes via app.state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from agents.settings import Settings
+from api.command_publisher import CommandPublisher
+from api.jobs_repository import JobsRepository
+from api.routes import router
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(settings.service_database_url, min_size=1, max_size=8, open=False)
+        await pool.open()
+        publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.commands_topic)
+        app.state.settings = settings
+        app.state.jobs = JobsRepository(pool)
+        app.state.publisher = publisher
+        try:
+            yield
+        finally:
+            publisher.close()
+            await pool.close()
+
+    app = FastAPI(title="Data export service", version="0.1.0", lifespan=lifespan)
+    app.include_router(router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        # Errors are `{"error": CODE, "message": sentence, ...}` at the top level, as clients expect.
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": "HTTP_ERROR", "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def parameter_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "reason": e["msg"]}
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+        return JSONResponse(
+            {"error": "INVALID_REQUEST", "message": message, "details": details}, status_code=400
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app(Settings.from_env())

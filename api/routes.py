@@ -1,0 +1,213 @@
+"""The /v1/exports routes. Writes become commands on Kafka; reads come from the read model."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic.alias_generators import to_camel
+
+from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
+from api.command_publisher import CommandPublisher
+from api.jobs_repository import JobsRepository
+from domain.decisions import job_id_for
+from domain.request import ExportRequest, ExportStatus
+from domain.validation import RequestInvalid, validate_request
+from events.models import CancelExport, RequestExport
+
+router = APIRouter(prefix="/v1/exports", tags=["Data Export"])
+
+IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:export-service:idempotency-key")
+FINISHED = {ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELLED, ExportStatus.EXPIRED}
+
+
+def _repository(request: Request) -> JobsRepository:
+    return request.app.state.jobs  # type: ignore[no-any-return]
+
+
+def _publisher(request: Request) -> CommandPublisher:
+    return request.app.state.publisher  # type: ignore[no-any-return]
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
+    return HTTPException(status, {"error": code, "message": message, **extra})
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Create export job",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": ExportRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+                }
+            },
+        }
+    },
+)
+async def create_export(request: Request, principal: Principal = Depends(authenticate)) -> JSONResponse:
+    """Validate the request, publish a RequestExport command and return the job id at once.
+
+    Send an `Idempotency-Key` header to make retries safe: the same key gives the same job.
+    """
+    require(principal, CREATE_ROLE)
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
+    try:
+        body, _ = validate_request(payload)
+    except RequestInvalid as exc:
+        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+    key = request.headers.get("idempotency-key")
+    command_id = (
+        str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}")) if key else str(uuid.uuid4())
+    )
+    command = RequestExport(
+        command_id=command_id,
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        roles=sorted(principal.roles),
+        issued_at=datetime.now(UTC),
+        request=body,
+    )
+    await _publisher(request).publish(principal, command)
+    job_id = job_id_for(principal.tenant_id, command_id)
+    return JSONResponse(
+        {"id": job_id, "commandId": command_id, "status": ExportStatus.PENDING.value},
+        status_code=202,
+        headers={"Location": f"/v1/exports/{job_id}"},
+    )
+
+
+@router.get("", summary="List exports")
+async def list_exports(
+    request: Request,
+    status: ExportStatus | None = None,
+    limit: int = Query(20, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    principal: Principal = Depends(authenticate),
+) -> dict[str, Any]:
+    """The caller's own exports, newest first."""
+    require(principal, READ_ROLE)
+    rows, total = await _repository(request).list(
+        principal.tenant_id, principal.user_id, status, limit, offset
+    )
+    return {"exports": [_job_json(r) for r in rows], "total": total}
+
+
+@router.get("/{job_id}", summary="Get export status")
+async def get_export(
+    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
+) -> dict[str, Any]:
+    require(principal, READ_ROLE)
+    return _job_json(await _job_or_404(request, principal, job_id))
+
+
+@router.get("/{job_id}/files", summary="List an export's files")
+async def list_files(
+    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
+) -> dict[str, Any]:
+    require(principal, READ_ROLE)
+    job = await _job_or_404(request, principal, job_id)
+    _check_downloadable(job)
+    files = await _repository(request).files(str(job_id))
+    return {"files": [_file_json(job_id, f) for f in files]}
+
+
+@router.get("/{job_id}/download", summary="Download export file", response_model=None)
+async def download(
+    job_id: uuid.UUID,
+    request: Request,
+    file: str | None = None,
+    principal: Principal = Depends(authenticate),
+) -> FileResponse | JSONResponse:
+    """Stream the export's file; with several files, name one with `?file=`, or get the list."""
+    require(principal, READ_ROLE)
+    job = await _job_or_404(request, principal, job_id)
+    _check_downloadable(job)
+    files = await _repository(request).files(str(job_id))
+    if file is None and len(files) != 1:
+        listing = [_file_json(job_id, f) for f in files]
+        return JSONResponse({"message": "this export has several files; name one with ?file=",
+                             "files": listing}, status_code=300)
+    chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
+    if chosen is None:
+        raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
+    path = Path(chosen["path"])
+    if not path.is_file():
+        raise _error(410, "GONE", "the export's file is no longer in the store")
+    return FileResponse(path, media_type="text/csv", filename=chosen["file_name"],
+                        headers={"X-Content-SHA256": chosen["sha256"].strip()})
+
+
+@router.delete("/{job_id}", status_code=202, summary="Cancel export job")
+async def cancel_export(
+    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
+) -> dict[str, Any]:
+    require(principal, CREATE_ROLE)
+    job = await _job_or_404(request, principal, job_id)
+    if str(job["requested_by"]) != principal.user_id:
+        raise _error(404, "NOT_FOUND", "Export job not found")
+    if ExportStatus(job["status"]) in FINISHED:
+        raise _error(400, "NOT_CANCELLABLE", "Cannot cancel completed or failed export")
+    command = CancelExport(
+        command_id=str(uuid.uuid4()),
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        roles=sorted(principal.roles),
+        issued_at=datetime.now(UTC),
+        job_id=str(job_id),
+        reason="cancelled by the user",
+    )
+    await _publisher(request).publish(principal, command)
+    return {"success": True}
+
+
+async def _job_or_404(request: Request, principal: Principal, job_id: uuid.UUID) -> dict[str, Any]:
+    # Another tenant's job answers exactly like a job that does not exist.
+    job = await _repository(request).get(principal.tenant_id, str(job_id))
+    if job is None:
+        raise _error(404, "NOT_FOUND", "Export job not found")
+    return job
+
+
+def _check_downloadable(job: dict[str, Any]) -> None:
+    if job["status"] != ExportStatus.COMPLETED.value:
+        raise _error(404, "NOT_READY", "Export not available", status=job["status"])
+    if job["expires_at"] is not None and job["expires_at"] < datetime.now(UTC):
+        raise _error(410, "EXPIRED", "Export expired")
+
+
+def _job_json(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column, value in row.items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = float(value)
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        out[to_camel(column)] = value
+    return out
+
+
+def _file_json(job_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": row["file_name"],
+        "rows": row["row_count"],
+        "bytes": row["byte_count"],
+        "sha256": row["sha256"].strip(),
+        "url": f"/v1/exports/{job_id}/download?file={row['file_name']}",
+    }
