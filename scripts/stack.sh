@@ -6,6 +6,7 @@
 #   scripts/stack.sh services  start the worker(s) and the API in the background (idempotent)
 #   scripts/stack.sh down      stop everything this script started, by pid
 #   scripts/stack.sh status    show what is running
+#   scripts/stack.sh seed [N]  load the demo data: N trades (default 1000000), N/2 quotes, N/4 orders
 #   scripts/stack.sh env       print the settings as shell export lines
 #
 # Everything lives under .stack/ (ignored by git); logs are in .stack/logs/.
@@ -169,6 +170,13 @@ start_services() {
   fi
 }
 
+seed() {
+  local rows=${1:-1000000}
+  eval "$(print_env)"
+  psql -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f "$ROOT/sql/seed.sql"
+  psql -qAt "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "SELECT analytics.seed($((rows)))" | sed 's/^/[stack] /' >&2
+}
+
 stop_services() {
   stop_pid api uvicorn
   for f in "$PIDS"/worker-*.pid; do
@@ -179,6 +187,7 @@ stop_services() {
 
 case "${1:-}" in
   up) start_postgres; start_kafka ;;
+  seed) seed "${2:-1000000}" ;;
   services) start_services ;;
   restart-services) stop_services; start_services ;;
   down) stop_services; stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
@@ -189,5 +198,5 @@ case "${1:-}" in
       if kill -0 "$p" 2>/dev/null; then echo "$n running (pid $p)"; else echo "$n stopped (stale pid $p)"; fi
     done ;;
   env) print_env ;;
-  *) echo "usage: $0 up|services|restart-services|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env" >&2; exit 2 ;;
 esac

@@ -1,0 +1,55 @@
+# One entry point for everything: see README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ROWS ?= 1000000
+
+.PHONY: venv up seed services demo test unit lint down status env bench rebuild-read-model
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+up: venv
+	scripts/stack.sh up
+
+seed: up
+	scripts/stack.sh seed $(ROWS)
+
+# Restarted rather than started, so the worker and API always run the code in this tree.
+services: seed
+	scripts/stack.sh restart-services
+
+demo: services
+	$(PY) scripts/demo.py
+
+test: services
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: venv
+	scripts/stack.sh up
+	$(PY) bench/csv_end_to_end.py
+
+rebuild-read-model: venv
+	$(PY) -m projections.rebuild
+
+down:
+	scripts/stack.sh down
+
+status:
+	@scripts/stack.sh status
+
+env:
+	@scripts/stack.sh env
