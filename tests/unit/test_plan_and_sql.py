@@ -1,0 +1,79 @@
+"""Chunk plans cover every row once; SQL quotes what comes from a request."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg import sql
+
+from domain.plan import plan_by_key, plan_by_offset
+from domain.validation import validate_request
+from extraction import sql_builder
+from tests.unit.builders import TENANT, request_payload
+
+
+def rows_of(chunks: list, keys: list[int]) -> list[list[int]]:
+    out = []
+    for c in chunks:
+        lo = c.key_min if c.key_min is not None else -(2**63)
+        hi = c.key_max if c.key_max is not None else 2**63
+        out.append([k for k in keys if lo <= k <= hi])
+    return out
+
+
+@pytest.mark.parametrize("total", [0, 1, 9, 10, 11, 30, 31])
+@pytest.mark.parametrize("descending", [False, True])
+def test_key_chunks_hold_every_row_once_in_order(total: int, descending: bool) -> None:
+    keys = sorted({3 * i + 1 for i in range(total)}, reverse=descending)
+    boundaries = [keys[i] for i in range(9, total, 10)]
+    chunks = plan_by_key(total, boundaries, 1000, descending, 10)
+    parts = [sorted(p, reverse=descending) for p in rows_of(chunks, keys)]
+    assert [k for p in parts for k in p] == keys
+    assert all(len(p) <= 10 for p in parts)
+    assert [c.row_count for c in chunks] == [len(p) for p in parts]
+    assert [c.first_row for c in chunks] == [10 * i for i in range(len(chunks))]
+
+
+def test_offset_chunks_page_through_the_rows() -> None:
+    chunks = plan_by_offset(25, 10, 99)
+    assert [(c.first_row, c.row_count) for c in chunks] == [(0, 10), (10, 10), (20, 5)]
+    assert [c.file_name for c in chunks] == ["part-00001.csv", "part-00002.csv", "part-00003.csv"]
+
+
+def test_an_empty_export_still_has_one_chunk() -> None:
+    assert len(plan_by_offset(0, 10, 0)) == 1
+    assert len(plan_by_key(0, [], 0, False, 10)) == 1
+
+
+def render(statement: sql.Composable) -> str:
+    return statement.as_string(None)
+
+
+def test_request_values_become_quoted_literals_and_names_identifiers() -> None:
+    payload = request_payload()
+    payload["queryDefinition"]["filters"] = [
+        {"column": "notes", "operator": "LIKE", "value": "x'); DROP TABLE t; --"}
+    ]
+    payload["queryDefinition"]["columns"] = [{"name": "notes", "alias": 'a"b'}]
+    _, query = validate_request(payload)
+    chunk = plan_by_key(1, [], 5, False, 10)[0]
+    text = render(sql_builder.select_chunk(query, TENANT, chunk))
+    assert "'x''); DROP TABLE t; --'" in text
+    assert '"notes" AS "a""b"' in text
+    assert f"\"tenant_id\" = '{TENANT}'" in text
+    assert '"analytics"."fact_trades"' in text
+
+
+def test_other_orders_page_with_the_key_as_tie_breaker() -> None:
+    payload = request_payload()
+    payload["queryDefinition"]["orderBy"] = [{"column": "price", "direction": "DESC"}]
+    _, query = validate_request(payload)
+    chunk = plan_by_offset(30, 10, 99)[1]
+    text = render(sql_builder.select_chunk(query, TENANT, chunk))
+    assert text.endswith('ORDER BY "price" DESC, "id" ASC OFFSET 10 LIMIT 10')
+
+
+def test_copy_forces_quotes_on_text_columns_only() -> None:
+    request, query = validate_request(request_payload())
+    chunk = plan_by_key(1, [], 5, False, 10)[0]
+    text = render(sql_builder.copy_chunk_csv(query, TENANT, chunk, request.csv_options()))
+    assert text.endswith('(FORMAT csv, HEADER true, DELIMITER \',\', FORCE_QUOTE ("notes"))')

@@ -1,0 +1,123 @@
+"""Request validation: every rejection names the field and the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.validation import Operator, RequestInvalid, validate_request
+from tests.unit.builders import request_payload
+
+
+def errors_of(payload: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(RequestInvalid) as caught:
+        validate_request(payload)
+    return {e.field: e.reason for e in caught.value.errors}
+
+
+def with_query(**changes: Any) -> dict[str, Any]:
+    payload = request_payload()
+    payload["queryDefinition"] = {**payload["queryDefinition"], **changes}
+    return payload
+
+
+def test_a_valid_request_resolves_onto_the_catalogue() -> None:
+    request, query = validate_request(request_payload())
+    assert request.name == "trades"
+    assert [c.output_name for c in query.columns] == ["id", "Price", "notes"]
+    assert query.filters[0].operator is Operator.EQ
+    assert query.filters[0].values == ("AAPL",)
+
+
+def test_sql_looking_column_names_are_rejected_by_name() -> None:
+    errors = errors_of(with_query(columns=[{"name": "id; DROP TABLE analytics.fact_trades"}]))
+    assert "unknown column" in errors["queryDefinition.columns[0].name"]
+
+
+def test_an_unknown_source_is_rejected() -> None:
+    errors = errors_of(with_query(source="pg_authid"))
+    assert "unknown source 'pg_authid'" in errors["queryDefinition.source"]
+
+
+@pytest.mark.parametrize("operator", ["OR 1=1", "~", "SIMILAR TO", "= ANY", ";"])
+def test_operators_outside_the_allowlist_are_rejected(operator: str) -> None:
+    errors = errors_of(with_query(filters=[{"column": "id", "operator": operator, "value": 1}]))
+    assert "unsupported operator" in errors["queryDefinition.filters[0].operator"]
+
+
+def test_operator_spellings_map_to_one_operator() -> None:
+    _, query = validate_request(with_query(filters=[
+        {"column": "id", "operator": "gte", "value": 5},
+        {"column": "symbol", "operator": "in", "value": ["AAPL", "MSFT"]},
+        {"column": "notes", "operator": "is_null"},
+    ]))
+    assert [f.operator for f in query.filters] == [Operator.GE, Operator.IN, Operator.IS_NULL]
+
+
+def test_filter_values_must_fit_the_column_type() -> None:
+    errors = errors_of(with_query(filters=[
+        {"column": "price", "operator": ">", "value": "cheap"},
+        {"column": "trade_date", "operator": "=", "value": "yesterday"},
+        {"column": "executed_at", "operator": ">", "value": "2026-01-01T00:00:00"},
+        {"column": "id", "operator": "=", "value": True},
+    ]))
+    assert "is not a number" in errors["queryDefinition.filters[0].value"]
+    assert "is not a date" in errors["queryDefinition.filters[1].value"]
+    assert "time zone" in errors["queryDefinition.filters[2].value"]
+    assert "is not an integer" in errors["queryDefinition.filters[3].value"]
+
+
+def test_numeric_filter_values_keep_every_digit() -> None:
+    _, query = validate_request(with_query(filters=[
+        {"column": "price", "operator": "=", "value": "123456789012.123456"}
+    ]))
+    assert str(query.filters[0].values[0]) == "123456789012.123456"
+
+
+def test_in_and_between_need_lists() -> None:
+    errors = errors_of(with_query(filters=[
+        {"column": "id", "operator": "IN", "value": 3},
+        {"column": "id", "operator": "BETWEEN", "value": [1]},
+    ]))
+    assert "non-empty list" in errors["queryDefinition.filters[0].value"]
+    assert "two values" in errors["queryDefinition.filters[1].value"]
+
+
+def test_formats_and_delivery_not_built_yet_are_rejected_with_a_reason() -> None:
+    errors = errors_of(request_payload(format="PARQUET", delivery={"method": "SFTP"}))
+    assert errors["format"] == "PARQUET exports are not available yet; use CSV"
+    assert errors["delivery.method"] == "SFTP delivery is not available yet; use DOWNLOAD"
+
+
+@pytest.mark.parametrize("delimiter", ["\n", '"', ";;", ""])
+def test_bad_csv_delimiters_are_rejected(delimiter: str) -> None:
+    errors = errors_of(request_payload(formatOptions={"csv": {"delimiter": delimiter}}))
+    assert "formatOptions.csv.delimiter" in errors
+
+
+def test_tab_is_a_valid_delimiter() -> None:
+    request, _ = validate_request(request_payload(formatOptions={"csv": {"delimiter": "\t"}}))
+    assert request.csv_options().delimiter == "\t"
+
+
+def test_unknown_fields_and_wrong_types_are_named() -> None:
+    errors = errors_of(request_payload(fromat="CSV", maxRowsPerFile="many"))
+    assert "fromat" in errors
+    assert "maxRowsPerFile" in errors
+
+
+def test_sizes_are_bounded() -> None:
+    errors = errors_of(request_payload(name="x" * 256, maxRowsPerFile=0))
+    assert errors["name"] == "at most 255 characters"
+    assert "between 1 and" in errors["maxRowsPerFile"]
+
+
+def test_duplicate_output_names_are_rejected() -> None:
+    errors = errors_of(with_query(columns=[{"name": "id"}, {"name": "price", "alias": "id"}]))
+    assert "appears twice" in errors["queryDefinition.columns[1].alias"]
+
+
+def test_date_range_must_be_ordered() -> None:
+    errors = errors_of(with_query(dateRange={"start": "2026-02-01", "end": "2026-01-01"}))
+    assert errors["queryDefinition.dateRange"] == "start is after end"
