@@ -1,4 +1,4 @@
-"""The one Faust app: its settings, topics and tables. Agents import these; nothing is found by magic."""
+"""The one Faust app: its settings, topics and tables, declared once and imported by agents."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from uuid import UUID
 
+import faust
 import psycopg
 
 from agents.app import app, commands_topic, dead_letter_topic, job_inbox_topic, settings
@@ -29,11 +30,11 @@ PLANNING_ATTEMPTS = 3
 
 
 @app.agent(commands_topic)
-async def command_agent(stream):  # type: ignore[no-untyped-def]
+async def command_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
             await handle_command(key, value)
-        except Exception:  # noqa: BLE001 - one bad command must not stop the agent
+        except Exception:
             log.exception("command on key %r could not be handled; sent to dead letters", key)
             await _dead_letter(key, value, "internal error while handling the command")
 

@@ -10,6 +10,8 @@ import asyncio
 import logging
 from uuid import uuid4
 
+import faust
+
 from agents.app import app, job_inbox_topic, settings, tasks_topic
 from agents.sending import send_acked
 from domain import inbox
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @app.agent(tasks_topic)
-async def extractor_agent(stream):  # type: ignore[no-untyped-def]
+async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
             task = inbox.ExtractChunk.model_validate_json(value)
@@ -31,19 +33,24 @@ async def extractor_agent(stream):  # type: ignore[no-untyped-def]
             continue
         try:
             await run_task(task)
-        except Exception as exc:  # noqa: BLE001 - report the failure, keep the agent
+        except Exception as exc:
             log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
-            await _report(inbox.ChunkFailed(
-                job_id=task.job_id, message_id=str(uuid4()), chunk_index=task.chunk.index,
-                code="EXTRACTION_FAILED", reason=f"{type(exc).__name__}: {exc}",
-            ))
+            await _report(
+                inbox.ChunkFailed(
+                    job_id=task.job_id,
+                    message_id=str(uuid4()),
+                    chunk_index=task.chunk.index,
+                    code="EXTRACTION_FAILED",
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+            )
 
 
 async def run_task(task: inbox.ExtractChunk) -> None:
     chunk = task.chunk
-    await _report(inbox.ChunkStarted(
-        job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index
-    ))
+    await _report(
+        inbox.ChunkStarted(job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index)
+    )
     loop = asyncio.get_running_loop()
 
     def on_progress(rows: int) -> None:

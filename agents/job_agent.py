@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import faust
+
 from agents.app import (
     app,
     completion_context,
@@ -32,11 +34,11 @@ log = logging.getLogger(__name__)
 
 
 @app.agent(job_inbox_topic)
-async def job_agent(stream):  # type: ignore[no-untyped-def]
+async def job_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
             await handle_inbox_message(value)
-        except Exception:  # noqa: BLE001 - one bad message must not stop the agent
+        except Exception:
             log.exception("inbox message on key %r could not be handled", key)
 
 
@@ -84,5 +86,3 @@ async def _react(state: JobState, event: ev.JobEvent) -> None:
     if state.is_terminal:
         notice = completion_notice(state, event.envelope.occurred_at)
         await send_acked(completions_topic, state.job_id, codec.encode(notice))
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import faust
 import psycopg
 
 from agents.app import app, events_topic, settings
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @app.agent(events_topic)
-async def projection_agent(stream):  # type: ignore[no-untyped-def]
+async def projection_agent(stream: faust.StreamT[bytes]) -> None:
     conn: psycopg.AsyncConnection | None = None
     async for key, value in stream.items():
         try:
@@ -36,6 +37,6 @@ async def projection_agent(stream):  # type: ignore[no-untyped-def]
                 conn = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-            except Exception:  # noqa: BLE001 - a bad event must not stop the read model
+            except Exception:
                 log.exception("event on key %r could not be projected", key)
                 break

@@ -46,7 +46,7 @@ def wait_for_broker(bootstrap: str, timeout: float) -> bool:
             metadata = admin.list_topics(timeout=2)
             if metadata.brokers:
                 return True
-        except Exception:  # noqa: BLE001 - any failure here just means "not ready yet"
+        except Exception:
             pass
         time.sleep(0.5)
     return False
@@ -73,7 +73,7 @@ def create_topics(settings: Settings) -> None:
     for name, future in futures.items():
         try:
             future.result()
-        except Exception as exc:  # noqa: BLE001 - a concurrent creator is fine
+        except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
         print(f"created topic {name}", file=sys.stderr)

@@ -16,8 +16,12 @@ class CommandPublisher:
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self._topic = topic
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all",
-             "linger.ms": 0}
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 0,
+            }
         )
 
     async def publish(self, principal: Principal, command: RequestExport | CancelExport) -> None:
@@ -32,7 +36,9 @@ class CommandPublisher:
                 loop.call_soon_threadsafe(delivered.set_exception, KafkaException(err))
 
         key = f"{principal.tenant_id}:{principal.user_id}".encode()
-        self._producer.produce(self._topic, key=key, value=codec.encode(command), on_delivery=on_delivery)
+        self._producer.produce(
+            self._topic, key=key, value=codec.encode(command), on_delivery=on_delivery
+        )
         try:
             await asyncio.wait_for(asyncio.to_thread(self._producer.flush, 10), 11)
             await asyncio.wait_for(delivered, 1)

@@ -35,14 +35,19 @@ class JobsRepository:
             await cur.execute(GET_JOB, [job_id, tenant_id])
             return await cur.fetchone()
 
-    async def list(
+    async def list_for_user(
         self, tenant_id: str, user_id: str, status: ExportStatus | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
-        where = sql.SQL("tenant_id = %(tenant)s AND requested_by = %(user)s")
+        where: sql.Composable = sql.SQL("tenant_id = %(tenant)s AND requested_by = %(user)s")
         if status is not None:
             where = sql.SQL("{} AND status = %(status)s").format(where)
-        params = {"tenant": tenant_id, "user": user_id, "status": status and status.value,
-                  "limit": limit, "offset": offset}
+        params = {
+            "tenant": tenant_id,
+            "user": user_id,
+            "status": status and status.value,
+            "limit": limit,
+            "offset": offset,
+        }
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(LIST_JOBS.format(JOB_COLUMNS, where), params)
             rows = await cur.fetchall()

@@ -19,7 +19,9 @@ from api.routes import router
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = AsyncConnectionPool(settings.service_database_url, min_size=1, max_size=8, open=False)
+        pool = AsyncConnectionPool(
+            settings.service_database_url, min_size=1, max_size=8, open=False
+        )
         await pool.open()
         publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.commands_topic)
         app.state.settings = settings
@@ -36,14 +38,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        # Errors are `{"error": CODE, "message": sentence, ...}` at the top level, as clients expect.
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": "HTTP_ERROR", "message": str(exc.detail)}
+        # Errors are {"error": CODE, "message": sentence, ...} at the top level, as clients expect.
+        body = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"error": "HTTP_ERROR", "message": str(exc.detail)}
+        )
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def parameter_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "reason": e["msg"]}
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "reason": e["msg"],
+            }
             for e in exc.errors()
         ]
         message = "; ".join(f"{d['field']}: {d['reason']}" for d in details)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -21,21 +21,29 @@ from domain.validation import RequestInvalid, validate_request
 from events.models import CancelExport, RequestExport
 
 router = APIRouter(prefix="/v1/exports", tags=["Data Export"])
+Caller = Annotated[Principal, Depends(authenticate)]
 
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:export-service:idempotency-key")
-FINISHED = {ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELLED, ExportStatus.EXPIRED}
+FINISHED = {
+    ExportStatus.COMPLETED,
+    ExportStatus.FAILED,
+    ExportStatus.CANCELLED,
+    ExportStatus.EXPIRED,
+}
 
 
 def _repository(request: Request) -> JobsRepository:
-    return request.app.state.jobs  # type: ignore[no-any-return]
+    jobs: JobsRepository = request.app.state.jobs
+    return jobs
 
 
 def _publisher(request: Request) -> CommandPublisher:
-    return request.app.state.publisher  # type: ignore[no-any-return]
+    publisher: CommandPublisher = request.app.state.publisher
+    return publisher
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
-    return HTTPException(status, {"error": code, "message": message, **extra})
+def _error(http_status: int, code: str, message: str, **extra: Any) -> HTTPException:
+    return HTTPException(http_status, {"error": code, "message": message, **extra})
 
 
 @router.post(
@@ -47,13 +55,15 @@ def _error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": ExportRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+                    "schema": ExportRequest.model_json_schema(
+                        by_alias=True, ref_template="#/components/schemas/{model}"
+                    )
                 }
             },
         }
     },
 )
-async def create_export(request: Request, principal: Principal = Depends(authenticate)) -> JSONResponse:
+async def create_export(request: Request, principal: Caller) -> JSONResponse:
     """Validate the request, publish a RequestExport command and return the job id at once.
 
     Send an `Idempotency-Key` header to make retries safe: the same key gives the same job.
@@ -72,7 +82,9 @@ async def create_export(request: Request, principal: Principal = Depends(authent
         raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
     key = request.headers.get("idempotency-key")
     command_id = (
-        str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}")) if key else str(uuid.uuid4())
+        str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}"))
+        if key
+        else str(uuid.uuid4())
     )
     command = RequestExport(
         command_id=command_id,
@@ -94,31 +106,27 @@ async def create_export(request: Request, principal: Principal = Depends(authent
 @router.get("", summary="List exports")
 async def list_exports(
     request: Request,
+    principal: Caller,
     status: ExportStatus | None = None,
-    limit: int = Query(20, ge=1, le=200),
-    offset: int = Query(0, ge=0),
-    principal: Principal = Depends(authenticate),
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The caller's own exports, newest first."""
     require(principal, READ_ROLE)
-    rows, total = await _repository(request).list(
+    rows, total = await _repository(request).list_for_user(
         principal.tenant_id, principal.user_id, status, limit, offset
     )
     return {"exports": [_job_json(r) for r in rows], "total": total}
 
 
 @router.get("/{job_id}", summary="Get export status")
-async def get_export(
-    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
-) -> dict[str, Any]:
+async def get_export(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, READ_ROLE)
     return _job_json(await _job_or_404(request, principal, job_id))
 
 
 @router.get("/{job_id}/files", summary="List an export's files")
-async def list_files(
-    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
-) -> dict[str, Any]:
+async def list_files(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, READ_ROLE)
     job = await _job_or_404(request, principal, job_id)
     _check_downloadable(job)
@@ -130,8 +138,8 @@ async def list_files(
 async def download(
     job_id: uuid.UUID,
     request: Request,
+    principal: Caller,
     file: str | None = None,
-    principal: Principal = Depends(authenticate),
 ) -> FileResponse | JSONResponse:
     """Stream the export's file; with several files, name one with `?file=`, or get the list."""
     require(principal, READ_ROLE)
@@ -140,22 +148,26 @@ async def download(
     files = await _repository(request).files(str(job_id))
     if file is None and len(files) != 1:
         listing = [_file_json(job_id, f) for f in files]
-        return JSONResponse({"message": "this export has several files; name one with ?file=",
-                             "files": listing}, status_code=300)
+        return JSONResponse(
+            {"message": "this export has several files; name one with ?file=", "files": listing},
+            status_code=300,
+        )
     chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
     if chosen is None:
         raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
     path = Path(chosen["path"])
     if not path.is_file():
         raise _error(410, "GONE", "the export's file is no longer in the store")
-    return FileResponse(path, media_type="text/csv", filename=chosen["file_name"],
-                        headers={"X-Content-SHA256": chosen["sha256"].strip()})
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename=chosen["file_name"],
+        headers={"X-Content-SHA256": chosen["sha256"].strip()},
+    )
 
 
 @router.delete("/{job_id}", status_code=202, summary="Cancel export job")
-async def cancel_export(
-    job_id: uuid.UUID, request: Request, principal: Principal = Depends(authenticate)
-) -> dict[str, Any]:
+async def cancel_export(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, CREATE_ROLE)
     job = await _job_or_404(request, principal, job_id)
     if str(job["requested_by"]) != principal.user_id:

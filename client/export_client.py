@@ -1,8 +1,8 @@
 """Publish a RequestExport or CancelExport to Kafka and wait for the job's completion notice.
 
-    client = ExportClient("127.0.0.1:19092")
-    job_id = client.request_export(tenant_id, user_id, {"name": ..., "queryDefinition": ...})
-    notice = client.wait_for_completion(job_id, timeout=300)
+client = ExportClient("127.0.0.1:19092")
+job_id = client.request_export(tenant_id, user_id, {"name": ..., "queryDefinition": ...})
+notice = client.wait_for_completion(job_id, timeout=300)
 """
 
 from __future__ import annotations
@@ -53,19 +53,36 @@ class ExportClient:
         """Publish a RequestExport; returns the job id (derived from the command id)."""
         self._follow_completions()
         command_id = command_id or str(uuid.uuid4())
-        body = request if isinstance(request, ExportRequest) else ExportRequest.model_validate(request)
+        body = (
+            request if isinstance(request, ExportRequest) else ExportRequest.model_validate(request)
+        )
         command = RequestExport(
-            command_id=command_id, tenant_id=tenant_id, user_id=user_id, roles=list(roles),
-            issued_at=datetime.now(UTC), request=body,
+            command_id=command_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            roles=list(roles),
+            issued_at=datetime.now(UTC),
+            request=body,
         )
         self._publish(f"{tenant_id}:{user_id}", codec.encode(command))
         return job_id_for(tenant_id, command_id)
 
-    def cancel_export(self, tenant_id: str, user_id: str, job_id: str, reason: str | None = None,
-                      roles: tuple[str, ...] = DEFAULT_ROLES) -> None:
+    def cancel_export(
+        self,
+        tenant_id: str,
+        user_id: str,
+        job_id: str,
+        reason: str | None = None,
+        roles: tuple[str, ...] = DEFAULT_ROLES,
+    ) -> None:
         command = CancelExport(
-            command_id=str(uuid.uuid4()), tenant_id=tenant_id, user_id=user_id, roles=list(roles),
-            issued_at=datetime.now(UTC), job_id=job_id, reason=reason,
+            command_id=str(uuid.uuid4()),
+            tenant_id=tenant_id,
+            user_id=user_id,
+            roles=list(roles),
+            issued_at=datetime.now(UTC),
+            job_id=job_id,
+            reason=reason,
         )
         self._publish(f"{tenant_id}:{user_id}", codec.encode(command))
 
@@ -83,7 +100,7 @@ class ExportClient:
                 continue
             if message.key() != job_id.encode():
                 continue
-            notice = codec.decode(message.value())
+            notice = codec.decode(message.value() or b"")
             assert isinstance(notice, ExportCompletionNotice)
             return notice
         raise CompletionTimeout(f"no completion notice for job {job_id} within {timeout} s")
@@ -100,8 +117,9 @@ class ExportClient:
             if err is not None:
                 errors.append(str(err))
 
-        self._producer.produce(self._commands_topic, key=key.encode(), value=value,
-                               on_delivery=delivered)
+        self._producer.produce(
+            self._commands_topic, key=key.encode(), value=value, on_delivery=delivered
+        )
         if self._producer.flush(30) or errors:
             raise KafkaException(f"command not delivered: {errors or 'timeout'}")
 
@@ -109,21 +127,21 @@ class ExportClient:
         """Start reading the completion topic at its current end, before any command is sent,
         so no notice can slip past."""
         if self._consumer is None:
-            consumer = Consumer({
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"export-client-{uuid.uuid4()}",
-                "enable.auto.commit": False,
-            })
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": self._bootstrap,
+                    "group.id": f"export-client-{uuid.uuid4()}",
+                    "enable.auto.commit": False,
+                }
+            )
             metadata = consumer.list_topics(self._completions_topic, timeout=10)
             partitions = metadata.topics[self._completions_topic].partitions
             assignment = []
             for p in partitions:
                 _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self._completions_topic, p), timeout=10)
+                    TopicPartition(self._completions_topic, p), timeout=10
+                )
                 assignment.append(TopicPartition(self._completions_topic, p, high))
             consumer.assign(assignment)
             self._consumer = consumer
         return self._consumer
-
-
-

@@ -55,8 +55,10 @@ def decide(
                 return []
             processed = state.processed_rows - state.chunk_rows.get(index, 0) + rows
             return _start(state) + [
-                (ev.ExportProgressed, {"chunk_index": index, "chunk_rows": rows,
-                                       "processed_rows": processed})
+                (
+                    ev.ExportProgressed,
+                    {"chunk_index": index, "chunk_rows": rows, "processed_rows": processed},
+                )
             ]
         case inbox.ChunkDone(file=file):
             if file.chunk_index in state.files:

@@ -91,7 +91,8 @@ def encode_inbox(message: InboxMessage) -> bytes:
 
 
 def decode_inbox(data: bytes) -> InboxMessage:
-    return INBOX.validate_json(data)  # type: ignore[no-any-return]
+    message: InboxMessage = INBOX.validate_json(data)
+    return message
 
 
 class ExtractChunk(BaseModel):

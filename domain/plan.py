@@ -34,18 +34,36 @@ def plan_by_key(
     lower: int | None = None if not descending else high_water_mark
     for i, boundary in enumerate(boundaries):
         if descending:
-            chunks.append(ChunkPlan(index=i + 1, first_row=i * rows_per_chunk,
-                                    row_count=rows_per_chunk, key_min=boundary, key_max=lower))
+            chunks.append(
+                ChunkPlan(
+                    index=i + 1,
+                    first_row=i * rows_per_chunk,
+                    row_count=rows_per_chunk,
+                    key_min=boundary,
+                    key_max=lower,
+                )
+            )
             lower = boundary - 1
         else:
-            chunks.append(ChunkPlan(index=i + 1, first_row=i * rows_per_chunk,
-                                    row_count=rows_per_chunk, key_min=lower, key_max=boundary))
+            chunks.append(
+                ChunkPlan(
+                    index=i + 1,
+                    first_row=i * rows_per_chunk,
+                    row_count=rows_per_chunk,
+                    key_min=lower,
+                    key_max=boundary,
+                )
+            )
             lower = boundary + 1
     done = len(boundaries) * rows_per_chunk
     if total > done or not chunks:
-        rest = ChunkPlan(index=len(chunks) + 1, first_row=done, row_count=total - done,
-                         key_min=None if descending else lower,
-                         key_max=lower if descending else high_water_mark)
+        rest = ChunkPlan(
+            index=len(chunks) + 1,
+            first_row=done,
+            row_count=total - done,
+            key_min=None if descending else lower,
+            key_max=lower if descending else high_water_mark,
+        )
         chunks.append(rest)
     # The last chunk runs to the end of the key space under the mark, so nothing falls between.
     last = chunks[-1]
@@ -60,7 +78,11 @@ def plan_by_offset(total: int, rows_per_chunk: int, high_water_mark: int) -> lis
     """Chunks that page through an export ordered by other columns (offset and limit)."""
     starts = range(0, max(total, 1), rows_per_chunk)
     return [
-        ChunkPlan(index=i + 1, first_row=start, row_count=min(rows_per_chunk, total - start),
-                  key_max=high_water_mark)
+        ChunkPlan(
+            index=i + 1,
+            first_row=start,
+            row_count=min(rows_per_chunk, total - start),
+            key_max=high_water_mark,
+        )
         for i, start in enumerate(starts)
     ]

@@ -211,7 +211,9 @@ def _check_sizes(request: ExportRequest) -> list[FieldError]:
     for i, column in enumerate(query.columns):
         if column.alias is not None and not 1 <= len(column.alias) <= IDENTIFIER_MAX:
             errors.append(
-                FieldError(f"queryDefinition.columns[{i}].alias", f"1 to {IDENTIFIER_MAX} characters")
+                FieldError(
+                    f"queryDefinition.columns[{i}].alias", f"1 to {IDENTIFIER_MAX} characters"
+                )
             )
     rows = request.max_rows_per_file
     if rows is not None and not 1 <= rows <= MAX_ROWS_PER_FILE:
@@ -273,7 +275,9 @@ def _resolve_order(
         column = source.column(spec.column)
         if column is None:
             errors.append(
-                FieldError(f"queryDefinition.orderBy[{i}].column", _unknown_column(source, spec.column))
+                FieldError(
+                    f"queryDefinition.orderBy[{i}].column", _unknown_column(source, spec.column)
+                )
             )
         elif any(o.column == column for o in out):
             errors.append(FieldError(f"queryDefinition.orderBy[{i}].column", "listed twice"))
@@ -300,7 +304,9 @@ def _resolve_filter(
     if operator is None:
         allowed = ", ".join(op.value for op in Operator)
         errors.append(
-            FieldError(f"{where}.operator", f"unsupported operator '{spec.operator}'; one of {allowed}")
+            FieldError(
+                f"{where}.operator", f"unsupported operator '{spec.operator}'; one of {allowed}"
+            )
         )
         return None
     try:

@@ -49,7 +49,7 @@ class _Schemas:
         self.by_name: dict[str, tuple[Any, bytes]] = {}
         self.by_fingerprint: dict[bytes, tuple[str, Any]] = {}
         for name in MESSAGE_TYPES:
-            raw = load_schema(SCHEMA_DIR / f"export.{name}.avsc", _write_hint=False)
+            raw = load_schema(str(SCHEMA_DIR / f"export.{name}.avsc"), _write_hint=False)
             parsed = parse_schema(raw)
             fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
             self.by_name[name] = (parsed, fp)
@@ -82,7 +82,7 @@ def decode(data: bytes) -> models.Message:
     try:
         record = schemaless_reader(io.BytesIO(data[10:]), parsed, None)
         return MESSAGE_TYPES[name].model_validate(record)
-    except Exception as exc:  # noqa: BLE001 - any decoding failure means the same to callers
+    except Exception as exc:
         raise UndecodableMessage(f"cannot decode {name}: {exc}") from exc
 
 

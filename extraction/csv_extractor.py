@@ -82,8 +82,10 @@ def extract_csv_chunk(
                     buffer.clear()
                     rows_so_far = min(max(newlines - header_lines, 0), chunk.row_count)
                     now = time.monotonic()
-                    if (rows_so_far - reported >= policy.every_rows
-                            or now - last_report >= policy.every_seconds):
+                    if (
+                        rows_so_far - reported >= policy.every_rows
+                        or now - last_report >= policy.every_seconds
+                    ):
                         on_progress(rows_so_far)
                         reported, last_report = rows_so_far, now
             out.write(buffer)

@@ -28,7 +28,9 @@ def _filter(f: ResolvedFilter) -> sql.Composable:
         case Operator.IS_NOT_NULL:
             return sql.SQL("{} IS NOT NULL").format(col)
         case Operator.IN | Operator.NOT_IN:
-            return sql.SQL("{} {} ({})").format(col, sql.SQL(f.operator.value), sql.SQL(", ").join(values))
+            return sql.SQL("{} {} ({})").format(
+                col, sql.SQL(f.operator.value), sql.SQL(", ").join(values)
+            )
         case Operator.BETWEEN:
             return sql.SQL("{} BETWEEN {} AND {}").format(col, values[0], values[1])
         case _:
@@ -65,7 +67,9 @@ def _order_by(q: ResolvedQuery) -> sql.Composable:
         return sql.SQL("ORDER BY {} {}").format(key, sql.SQL("DESC" if q.key_descending else "ASC"))
     # The key breaks ties, so the order is total and a chunk's offset always means the same rows.
     terms = [
-        sql.SQL("{} {}").format(sql.Identifier(o.column.name), sql.SQL("DESC" if o.descending else "ASC"))
+        sql.SQL("{} {}").format(
+            sql.Identifier(o.column.name), sql.SQL("DESC" if o.descending else "ASC")
+        )
         for o in q.order
     ]
     terms.append(sql.SQL("{} ASC").format(key))
@@ -101,7 +105,9 @@ def copy_chunk_csv(
     if options.quote_strings and text_columns:
         # NULLs stay unquoted even here, so NULL and the empty string remain distinct.
         settings.append(
-            sql.SQL("FORCE_QUOTE ({})").format(sql.SQL(", ").join(map(sql.Identifier, text_columns)))
+            sql.SQL("FORCE_QUOTE ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, text_columns))
+            )
         )
     return sql.SQL("COPY ({}) TO STDOUT ({})").format(
         select_chunk(q, tenant_id, chunk), sql.SQL(", ").join(settings)
@@ -110,7 +116,9 @@ def copy_chunk_csv(
 
 def high_water_mark(q: ResolvedQuery, tenant_id: str) -> sql.Composed:
     return sql.SQL("SELECT coalesce(max({}), 0) FROM {} WHERE {} = {}").format(
-        sql.Identifier(q.source.key_column), table(q.source), sql.Identifier("tenant_id"),
+        sql.Identifier(q.source.key_column),
+        table(q.source),
+        sql.Identifier("tenant_id"),
         sql.Literal(tenant_id),
     )
 
@@ -128,5 +136,10 @@ def key_boundaries(q: ResolvedQuery, tenant_id: str, hwm: int, every: int) -> sq
     return sql.SQL(
         "SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key} {dir}) AS rn "
         "FROM {table} WHERE {where}) AS ranked WHERE mod(rn, {every}) = 0 ORDER BY rn"
-    ).format(key=key, dir=direction, table=table(q.source), where=where(q, tenant_id, None, hwm),
-             every=sql.Literal(every))
+    ).format(
+        key=key,
+        dir=direction,
+        table=table(q.source),
+        where=where(q, tenant_id, None, hwm),
+        every=sql.Literal(every),
+    )

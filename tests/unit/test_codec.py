@@ -14,18 +14,28 @@ from events import codec
 from events import models as ev
 from tests.unit.builders import NOW, TENANT, USER, export_request
 
-ENVELOPE = ev.Envelope(event_id="e", job_id="j", tenant_id=TENANT, user_id=USER, sequence=3,
-                       occurred_at=NOW, causation_id="c")
-FILE = ev.ExportFile(chunk_index=1, name="part-00001.csv", path="/p", rows=2**40, bytes=9,
-                     sha256="a" * 64)
+ENVELOPE = ev.Envelope(
+    event_id="e",
+    job_id="j",
+    tenant_id=TENANT,
+    user_id=USER,
+    sequence=3,
+    occurred_at=NOW,
+    causation_id="c",
+)
+FILE = ev.ExportFile(
+    chunk_index=1, name="part-00001.csv", path="/p", rows=2**40, bytes=9, sha256="a" * 64
+)
 REQUEST = export_request(
-    description="ünïcödé, \"quoted\"",
+    description='ünïcödé, "quoted"',
     queryDefinition={
         "source": "fact_trades",
         "columns": [{"name": "id"}],
-        "filters": [{"column": "id", "operator": "IN", "value": [1, 2**62]},
-                    {"column": "price", "operator": ">", "value": 1.5},
-                    {"column": "notes", "operator": "IS NULL"}],
+        "filters": [
+            {"column": "id", "operator": "IN", "value": [1, 2**62]},
+            {"column": "price", "operator": ">", "value": 1.5},
+            {"column": "notes", "operator": "IS NULL"},
+        ],
         "orderBy": [{"column": "price", "direction": "DESC"}],
         "dateRange": {"start": "2026-01-01", "end": "2026-01-31"},
     },
@@ -34,24 +44,56 @@ REQUEST = export_request(
 )
 
 MESSAGES: list[ev.Message] = [
-    ev.RequestExport(command_id="c", tenant_id=TENANT, user_id=USER, roles=["exports:create"],
-                     issued_at=NOW, request=REQUEST),
-    ev.CancelExport(command_id="c", tenant_id=TENANT, user_id=USER, roles=[], issued_at=NOW,
-                    job_id="j", reason=None),
+    ev.RequestExport(
+        command_id="c",
+        tenant_id=TENANT,
+        user_id=USER,
+        roles=["exports:create"],
+        issued_at=NOW,
+        request=REQUEST,
+    ),
+    ev.CancelExport(
+        command_id="c",
+        tenant_id=TENANT,
+        user_id=USER,
+        roles=[],
+        issued_at=NOW,
+        job_id="j",
+        reason=None,
+    ),
     ev.ExportRequested(envelope=ENVELOPE, command_id="c", request=REQUEST),
-    ev.ExportAccepted(envelope=ENVELOPE, total_rows=10, high_water_mark=2**50, max_rows_per_file=5,
-                      chunks=[ChunkPlan(index=1, first_row=0, row_count=5, key_min=None, key_max=7)]),
+    ev.ExportAccepted(
+        envelope=ENVELOPE,
+        total_rows=10,
+        high_water_mark=2**50,
+        max_rows_per_file=5,
+        chunks=[ChunkPlan(index=1, first_row=0, row_count=5, key_min=None, key_max=7)],
+    ),
     ev.ExportRejected(envelope=ENVELOPE, code="INVALID_REQUEST", reason="r", field="format"),
     ev.ExportStarted(envelope=ENVELOPE),
     ev.ExportProgressed(envelope=ENVELOPE, chunk_index=1, chunk_rows=5, processed_rows=5),
     ev.ChunkExtracted(envelope=ENVELOPE, file=FILE),
-    ev.ExportCompleted(envelope=ENVELOPE, total_rows=1, total_bytes=9, files=[FILE], output_path="/o",
-                       download_url="http://x", expires_at=datetime(2027, 1, 1, tzinfo=UTC)),
+    ev.ExportCompleted(
+        envelope=ENVELOPE,
+        total_rows=1,
+        total_bytes=9,
+        files=[FILE],
+        output_path="/o",
+        download_url="http://x",
+        expires_at=datetime(2027, 1, 1, tzinfo=UTC),
+    ),
     ev.ExportFailed(envelope=ENVELOPE, code="X", reason="y"),
     ev.ExportCancelled(envelope=ENVELOPE, reason="z"),
-    ev.ExportCompletionNotice(job_id="j", command_id="c", tenant_id=TENANT, user_id=USER,
-                              status=ExportStatus.COMPLETED, occurred_at=NOW, total_rows=1,
-                              files=[ev.CompletionFile(name="n", rows=1, bytes=2, sha256="s")]),
+    ev.ExportCompletionNotice(
+        job_id="j",
+        command_id="c",
+        tenant_id=TENANT,
+        user_id=USER,
+        status=ExportStatus.COMPLETED,
+        occurred_at=NOW,
+        total_rows=1,
+        files=[ev.CompletionFile(name="n", rows=1, bytes=2, sha256="s")],
+    ),
 ]
 
 
@@ -66,13 +108,21 @@ def test_every_message_type_is_covered() -> None:
 
 def test_a_recorded_event_round_trips() -> None:
     acceptance = Acceptance(total_rows=0, high_water_mark=0, max_rows_per_file=1, chunks=[])
-    _, events = record(None, [(ev.ExportRequested, {"command_id": "c", "request": REQUEST}),
-                              (ev.ExportAccepted, acceptance.model_dump())],
-                       (TENANT, USER), "job", "cause", NOW)
+    _, events = record(
+        None,
+        [
+            (ev.ExportRequested, {"command_id": "c", "request": REQUEST}),
+            (ev.ExportAccepted, acceptance.model_dump()),
+        ],
+        (TENANT, USER),
+        "job",
+        "cause",
+        NOW,
+    )
     assert [codec.decode(codec.encode(e)) for e in events] == events
 
 
-@pytest.mark.parametrize("data", [b"", b"{\"json\": true}", b"\xc3\x01" + b"\x00" * 8 + b"x"])
+@pytest.mark.parametrize("data", [b"", b'{"json": true}', b"\xc3\x01" + b"\x00" * 8 + b"x"])
 def test_foreign_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(codec.UndecodableMessage):
         codec.decode(data)

@@ -13,13 +13,22 @@ from events import models as ev
 from tests.unit.builders import CONTEXT, NOW, TENANT, USER, export_request
 
 JOB = job_id_for(TENANT, "command-1")
-CHUNKS = [ChunkPlan(index=1, first_row=0, row_count=10, key_max=10),
-          ChunkPlan(index=2, first_row=10, row_count=5, key_min=11, key_max=99)]
+CHUNKS = [
+    ChunkPlan(index=1, first_row=0, row_count=10, key_max=10),
+    ChunkPlan(index=2, first_row=10, row_count=5, key_min=11, key_max=99),
+]
 
 
 def open_job(outcome: inbox.Acceptance | inbox.Rejection) -> inbox.OpenJob:
-    return inbox.OpenJob(job_id=JOB, message_id="command-1", tenant_id=TENANT, user_id=USER,
-                         command_id="command-1", request=export_request(), outcome=outcome)
+    return inbox.OpenJob(
+        job_id=JOB,
+        message_id="command-1",
+        tenant_id=TENANT,
+        user_id=USER,
+        command_id="command-1",
+        request=export_request(),
+        outcome=outcome,
+    )
 
 
 def accepted() -> inbox.Acceptance:
@@ -27,12 +36,19 @@ def accepted() -> inbox.Acceptance:
 
 
 def file(index: int, rows: int) -> ev.ExportFile:
-    return ev.ExportFile(chunk_index=index, name=f"part-{index:05d}.csv", path=f"/s/{index}",
-                         rows=rows, bytes=rows * 10, sha256="0" * 64)
+    return ev.ExportFile(
+        chunk_index=index,
+        name=f"part-{index:05d}.csv",
+        path=f"/s/{index}",
+        rows=rows,
+        bytes=rows * 10,
+        sha256="0" * 64,
+    )
 
 
-def handle(state: JobState | None, message: inbox.InboxMessage, minutes: int = 0
-           ) -> tuple[JobState | None, list[ev.JobEvent]]:
+def handle(
+    state: JobState | None, message: inbox.InboxMessage, minutes: int = 0
+) -> tuple[JobState | None, list[ev.JobEvent]]:
     now = NOW + timedelta(minutes=minutes)
     drafts = decide(state, message, CONTEXT, now)
     owner = (state.tenant_id, state.user_id) if state else (TENANT, USER)
@@ -67,8 +83,9 @@ def test_chunks_complete_the_job_when_the_last_one_is_recorded() -> None:
     assert [type(e).__name__ for e in events] == ["ExportStarted", "ChunkExtracted"]
     assert state is not None and state.status is ExportStatus.PROCESSING
     assert state.processed_rows == 5
-    state, events = handle(state, inbox.ChunkDone(job_id=JOB, message_id="m2", file=file(1, 10)),
-                           minutes=1)
+    state, events = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="m2", file=file(1, 10)), minutes=1
+    )
     completed = events[-1]
     assert isinstance(completed, ev.ExportCompleted)
     assert [f.chunk_index for f in completed.files] == [1, 2]
@@ -88,23 +105,35 @@ def test_a_replayed_chunk_report_records_nothing() -> None:
 
 def test_progress_counts_rows_across_chunks_and_never_goes_back() -> None:
     state, _ = handle(None, open_job(accepted()))
-    state, events = handle(state, inbox.ChunkProgress(job_id=JOB, message_id="p1", chunk_index=1, rows=4))
+    state, events = handle(
+        state, inbox.ChunkProgress(job_id=JOB, message_id="p1", chunk_index=1, rows=4)
+    )
     assert isinstance(events[-1], ev.ExportProgressed) and events[-1].processed_rows == 4
-    state, events = handle(state, inbox.ChunkProgress(job_id=JOB, message_id="p2", chunk_index=2, rows=3))
+    state, events = handle(
+        state, inbox.ChunkProgress(job_id=JOB, message_id="p2", chunk_index=2, rows=3)
+    )
     assert state is not None and state.processed_rows == 7
     assert str(state.progress_percent) == "46.66"
-    _, events = handle(state, inbox.ChunkProgress(job_id=JOB, message_id="p3", chunk_index=2, rows=2))
+    _, events = handle(
+        state, inbox.ChunkProgress(job_id=JOB, message_id="p3", chunk_index=2, rows=2)
+    )
     assert events == []
 
 
 def test_only_the_requester_can_cancel_and_only_once() -> None:
     state, _ = handle(None, open_job(accepted()))
-    stranger = inbox.CancelRequested(job_id=JOB, message_id="c1", tenant_id=TENANT,
-                                     user_id="0d0d0d0d-0000-4000-8000-000000000999", reason="x")
+    stranger = inbox.CancelRequested(
+        job_id=JOB,
+        message_id="c1",
+        tenant_id=TENANT,
+        user_id="0d0d0d0d-0000-4000-8000-000000000999",
+        reason="x",
+    )
     _, events = handle(state, stranger)
     assert events == []
-    owner = inbox.CancelRequested(job_id=JOB, message_id="c2", tenant_id=TENANT, user_id=USER,
-                                  reason="changed my mind")
+    owner = inbox.CancelRequested(
+        job_id=JOB, message_id="c2", tenant_id=TENANT, user_id=USER, reason="changed my mind"
+    )
     state, events = handle(state, owner)
     assert state is not None and state.status is ExportStatus.CANCELLED
     late_chunk = inbox.ChunkDone(job_id=JOB, message_id="m1", file=file(1, 10))
@@ -114,8 +143,12 @@ def test_only_the_requester_can_cancel_and_only_once() -> None:
 
 def test_a_failed_chunk_fails_the_job() -> None:
     state, _ = handle(None, open_job(accepted()))
-    state, events = handle(state, inbox.ChunkFailed(job_id=JOB, message_id="f", chunk_index=2,
-                                                    code="EXTRACTION_FAILED", reason="boom"))
+    state, _ = handle(
+        state,
+        inbox.ChunkFailed(
+            job_id=JOB, message_id="f", chunk_index=2, code="EXTRACTION_FAILED", reason="boom"
+        ),
+    )
     assert state is not None and state.status is ExportStatus.FAILED
     assert state.error_message == "chunk 2 failed: boom"
 

@@ -47,21 +47,29 @@ def test_operators_outside_the_allowlist_are_rejected(operator: str) -> None:
 
 
 def test_operator_spellings_map_to_one_operator() -> None:
-    _, query = validate_request(with_query(filters=[
-        {"column": "id", "operator": "gte", "value": 5},
-        {"column": "symbol", "operator": "in", "value": ["AAPL", "MSFT"]},
-        {"column": "notes", "operator": "is_null"},
-    ]))
+    _, query = validate_request(
+        with_query(
+            filters=[
+                {"column": "id", "operator": "gte", "value": 5},
+                {"column": "symbol", "operator": "in", "value": ["AAPL", "MSFT"]},
+                {"column": "notes", "operator": "is_null"},
+            ]
+        )
+    )
     assert [f.operator for f in query.filters] == [Operator.GE, Operator.IN, Operator.IS_NULL]
 
 
 def test_filter_values_must_fit_the_column_type() -> None:
-    errors = errors_of(with_query(filters=[
-        {"column": "price", "operator": ">", "value": "cheap"},
-        {"column": "trade_date", "operator": "=", "value": "yesterday"},
-        {"column": "executed_at", "operator": ">", "value": "2026-01-01T00:00:00"},
-        {"column": "id", "operator": "=", "value": True},
-    ]))
+    errors = errors_of(
+        with_query(
+            filters=[
+                {"column": "price", "operator": ">", "value": "cheap"},
+                {"column": "trade_date", "operator": "=", "value": "yesterday"},
+                {"column": "executed_at", "operator": ">", "value": "2026-01-01T00:00:00"},
+                {"column": "id", "operator": "=", "value": True},
+            ]
+        )
+    )
     assert "is not a number" in errors["queryDefinition.filters[0].value"]
     assert "is not a date" in errors["queryDefinition.filters[1].value"]
     assert "time zone" in errors["queryDefinition.filters[2].value"]
@@ -69,17 +77,21 @@ def test_filter_values_must_fit_the_column_type() -> None:
 
 
 def test_numeric_filter_values_keep_every_digit() -> None:
-    _, query = validate_request(with_query(filters=[
-        {"column": "price", "operator": "=", "value": "123456789012.123456"}
-    ]))
+    _, query = validate_request(
+        with_query(filters=[{"column": "price", "operator": "=", "value": "123456789012.123456"}])
+    )
     assert str(query.filters[0].values[0]) == "123456789012.123456"
 
 
 def test_in_and_between_need_lists() -> None:
-    errors = errors_of(with_query(filters=[
-        {"column": "id", "operator": "IN", "value": 3},
-        {"column": "id", "operator": "BETWEEN", "value": [1]},
-    ]))
+    errors = errors_of(
+        with_query(
+            filters=[
+                {"column": "id", "operator": "IN", "value": 3},
+                {"column": "id", "operator": "BETWEEN", "value": [1]},
+            ]
+        )
+    )
     assert "non-empty list" in errors["queryDefinition.filters[0].value"]
     assert "two values" in errors["queryDefinition.filters[1].value"]
 
