@@ -23,7 +23,9 @@ from extraction.store import job_dir
 log = logging.getLogger(__name__)
 
 
-@app.agent(tasks_topic)
+# Two chunks at a time: PostgreSQL's COPY, not Python, is the bound, and two backends use
+# both cores of a small machine.
+@app.agent(tasks_topic, concurrency=2)
 async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:

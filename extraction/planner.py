@@ -30,16 +30,36 @@ async def plan_export(
             if not query.ordered_by_key:
                 chunks = plan_by_offset(total, rows_per_file, hwm)
             else:
-                boundaries: list[int] = []
-                if total > rows_per_file:
-                    cursor = await conn.execute(
-                        sql_builder.key_boundaries(query, tenant_id, hwm, rows_per_file)
-                    )
-                    boundaries = [row[0] for row in await cursor.fetchall()]
+                boundaries = await _key_boundaries(
+                    conn, query, tenant_id, hwm, total, rows_per_file
+                )
                 chunks = plan_by_key(total, boundaries, hwm, query.key_descending, rows_per_file)
     return Acceptance(
         total_rows=total, high_water_mark=hwm, max_rows_per_file=rows_per_file, chunks=chunks
     )
+
+
+async def _key_boundaries(
+    conn: psycopg.AsyncConnection,
+    query: ResolvedQuery,
+    tenant_id: str,
+    hwm: int,
+    total: int,
+    rows_per_chunk: int,
+) -> list[int]:
+    """The last key of every full chunk but the final one, walking the key index."""
+    boundaries: list[int] = []
+    key_min: int | None = None
+    key_max: int | None = hwm
+    while (len(boundaries) + 1) * rows_per_chunk < total:
+        statement = sql_builder.nth_key(query, tenant_id, key_min, key_max, rows_per_chunk)
+        boundary = await _scalar(conn, statement)
+        boundaries.append(boundary)
+        if query.key_descending:
+            key_max = boundary - 1
+        else:
+            key_min = boundary + 1
+    return boundaries
 
 
 async def _scalar(conn: psycopg.AsyncConnection, statement: psycopg.sql.Composed) -> int:

@@ -129,17 +129,19 @@ def count_rows(q: ResolvedQuery, tenant_id: str, hwm: int) -> sql.Composed:
     )
 
 
-def key_boundaries(q: ResolvedQuery, tenant_id: str, hwm: int, every: int) -> sql.Composed:
-    """The key of every `every`-th row in export order: where key-range chunks end."""
+def nth_key(
+    q: ResolvedQuery, tenant_id: str, key_min: int | None, key_max: int | None, n: int
+) -> sql.Composed:
+    """The key of the n-th matching row within the bounds, in export order: where a chunk
+    of n rows ends. An index-only walk, cheaper than numbering every row with a window."""
     key = sql.Identifier(q.source.key_column)
     direction = sql.SQL("DESC" if q.key_descending else "ASC")
     return sql.SQL(
-        "SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key} {dir}) AS rn "
-        "FROM {table} WHERE {where}) AS ranked WHERE mod(rn, {every}) = 0 ORDER BY rn"
+        "SELECT {key} FROM {table} WHERE {where} ORDER BY {key} {dir} OFFSET {skip} LIMIT 1"
     ).format(
         key=key,
-        dir=direction,
         table=table(q.source),
-        where=where(q, tenant_id, None, hwm),
-        every=sql.Literal(every),
+        where=where(q, tenant_id, key_min, key_max),
+        dir=direction,
+        skip=sql.Literal(n - 1),
     )

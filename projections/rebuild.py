@@ -9,58 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 
 from agents.settings import Settings
 from events import codec
+from events.log_reader import read_to_end
 from projections.read_model import project
 
 log = logging.getLogger(__name__)
 
 
-def read_log(settings: Settings) -> list[TopicPartition]:
-    """The events topic's partitions, each from offset 0, with their current end offsets."""
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                      "group.id": f"rebuild-{uuid.uuid4()}"})
-    try:
-        topic = probe.list_topics(settings.events_topic, timeout=10).topics[settings.events_topic]
-        ends = []
-        for p in sorted(topic.partitions):
-            _low, high = probe.get_watermark_offsets(TopicPartition(settings.events_topic, p), timeout=10)
-            ends.append(TopicPartition(settings.events_topic, p, high))
-        return ends
-    finally:
-        probe.close()
-
-
 async def rebuild(settings: Settings) -> int:
-    ends = {tp.partition: tp.offset for tp in read_log(settings)}
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": f"rebuild-{uuid.uuid4()}", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(settings.events_topic, p, 0) for p, end in ends.items() if end])
-    remaining = {p for p, end in ends.items() if end}
+    """Empty the read model and apply every event in the log; returns how many applied."""
     applied = 0
     async with await psycopg.AsyncConnection.connect(settings.service_database_url) as conn:
         await conn.execute("TRUNCATE export_service.export_jobs CASCADE")
         await conn.commit()
-        while remaining:
-            message = consumer.poll(5)
-            if message is None:
-                raise RuntimeError(f"export.events stopped short; partitions left: {remaining}")
-            if message.error():
-                continue
+        for message in read_to_end(settings.kafka_bootstrap_servers, settings.events_topic):
             try:
                 event = codec.decode(message.value() or b"")
             except codec.UndecodableMessage as exc:
-                log.error("skipping undecodable event at offset %d: %s", message.offset(), exc)
-            else:
-                applied += await project(conn, event)  # type: ignore[arg-type]
-            if message.offset() + 1 >= ends[message.partition()]:
-                remaining.discard(message.partition())
-    consumer.close()
+                log.error("skipping undecodable event at offset %s: %s", message.offset(), exc)
+                continue
+            applied += await project(conn, event)  # type: ignore[arg-type]
     return applied
 
 

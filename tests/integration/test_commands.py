@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
-
 from agents.settings import Settings
 from client.export_client import ExportClient
 from events import codec
 from events import models as ev
+from events.log_reader import read_to_end
 from tests.integration.conftest import TENANT_A, USER_A
 
 SMALL = {
@@ -25,39 +24,12 @@ SMALL = {
 
 
 def job_events(settings: Settings, job_id: str) -> list[ev.Message]:
-    """Every event of one job on export.events, read from the start of its partition."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"test-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = (
-            consumer.list_topics(settings.events_topic, timeout=10)
-            .topics[settings.events_topic]
-            .partitions
-        )
-        ends = {}
-        assignment = []
-        for p in partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(settings.events_topic, p))
-            ends[p] = high
-            assignment.append(TopicPartition(settings.events_topic, p, 0))
-        consumer.assign(assignment)
-        events: list[ev.Message] = []
-        remaining = {p for p, high in ends.items() if high > 0}
-        while remaining:
-            message = consumer.poll(5)
-            assert message is not None, "export.events ended early"
-            if message.key() == job_id.encode():
-                events.append(codec.decode(message.value() or b""))
-            if message.offset() + 1 >= ends[message.partition()]:
-                remaining.discard(message.partition())
-        return events
-    finally:
-        consumer.close()
+    """Every event of one job on export.events, read from the start of the log."""
+    return [
+        codec.decode(m.value() or b"")
+        for m in read_to_end(settings.kafka_bootstrap_servers, settings.events_topic)
+        if m.key() == job_id.encode()
+    ]
 
 
 def test_an_invalid_request_is_rejected_with_the_field_and_the_next_one_runs(
