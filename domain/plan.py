@@ -29,49 +29,27 @@ class ChunkPlan(BaseModel):
 def plan_by_key(
     total: int, boundaries: list[int], high_water_mark: int, descending: bool, rows_per_chunk: int
 ) -> list[ChunkPlan]:
-    """Chunks bounded by key ranges; `boundaries` are the keys of rows n, 2n, ... in order."""
-    chunks: list[ChunkPlan] = []
-    lower: int | None = None if not descending else high_water_mark
-    for i, boundary in enumerate(boundaries):
-        if descending:
-            chunks.append(
-                ChunkPlan(
-                    index=i + 1,
-                    first_row=i * rows_per_chunk,
-                    row_count=rows_per_chunk,
-                    key_min=boundary,
-                    key_max=lower,
-                )
-            )
-            lower = boundary - 1
-        else:
-            chunks.append(
-                ChunkPlan(
-                    index=i + 1,
-                    first_row=i * rows_per_chunk,
-                    row_count=rows_per_chunk,
-                    key_min=lower,
-                    key_max=boundary,
-                )
-            )
-            lower = boundary + 1
+    """Chunks bounded by key ranges; `boundaries` are the keys of rows n, 2n, ... in order.
+
+    The last chunk is open towards the end of the key space under the mark, so no row can
+    fall between chunks.
+    """
     done = len(boundaries) * rows_per_chunk
-    if total > done or not chunks:
-        rest = ChunkPlan(
-            index=len(chunks) + 1,
-            first_row=done,
-            row_count=total - done,
-            key_min=None if descending else lower,
-            key_max=lower if descending else high_water_mark,
-        )
-        chunks.append(rest)
-    # The last chunk runs to the end of the key space under the mark, so nothing falls between.
-    last = chunks[-1]
-    if descending:
-        chunks[-1] = last.model_copy(update={"key_min": None})
+    row_counts = [rows_per_chunk] * len(boundaries)
+    if total > done or not boundaries:
+        row_counts.append(total - done)
     else:
-        chunks[-1] = last.model_copy(update={"key_max": high_water_mark})
-    return chunks
+        boundaries = boundaries[:-1]  # the export ends at the last boundary
+    if descending:
+        key_mins: list[int | None] = [*boundaries, None]
+        key_maxs: list[int | None] = [high_water_mark, *(b - 1 for b in boundaries)]
+    else:
+        key_mins = [None, *(b + 1 for b in boundaries)]
+        key_maxs = [*boundaries, high_water_mark]
+    return [
+        ChunkPlan(index=i + 1, first_row=i * rows_per_chunk, row_count=rows, key_min=lo, key_max=hi)
+        for i, (rows, lo, hi) in enumerate(zip(row_counts, key_mins, key_maxs, strict=True))
+    ]
 
 
 def plan_by_offset(total: int, rows_per_chunk: int, high_water_mark: int) -> list[ChunkPlan]:
