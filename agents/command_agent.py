@@ -34,7 +34,7 @@ async def command_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
             await handle_command(key, value)
-        except Exception:
+        except Exception:  # one bad command must not stop the agent
             log.exception("command on key %r could not be handled; sent to dead letters", key)
             await _dead_letter(key, value, "internal error while handling the command")
 

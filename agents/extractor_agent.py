@@ -35,7 +35,7 @@ async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
             continue
         try:
             await run_task(task)
-        except Exception as exc:
+        except Exception as exc:  # report the failure, keep the agent
             log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
             await _report(
                 inbox.ChunkFailed(

@@ -38,7 +38,7 @@ async def job_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
             await handle_inbox_message(value)
-        except Exception:
+        except Exception:  # one bad message must not stop the agent
             log.exception("inbox message on key %r could not be handled", key)
 
 

@@ -37,6 +37,6 @@ async def projection_agent(stream: faust.StreamT[bytes]) -> None:
                 conn = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-            except Exception:
+            except Exception:  # a bad event must not stop the read model
                 log.exception("event on key %r could not be projected", key)
                 break

@@ -46,7 +46,7 @@ def wait_for_broker(bootstrap: str, timeout: float) -> bool:
             metadata = admin.list_topics(timeout=2)
             if metadata.brokers:
                 return True
-        except Exception:
+        except Exception:  # any failure here only means "not ready yet"
             pass
         time.sleep(0.5)
     return False
@@ -73,9 +73,10 @@ def create_topics(settings: Settings) -> None:
     for name, future in futures.items():
         try:
             future.result()
-        except Exception as exc:
+        except Exception as exc:  # a concurrent creator is fine, anything else is not
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+            continue
         print(f"created topic {name}", file=sys.stderr)
 
 

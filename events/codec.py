@@ -82,7 +82,7 @@ def decode(data: bytes) -> models.Message:
     try:
         record = schemaless_reader(io.BytesIO(data[10:]), parsed, None)
         return MESSAGE_TYPES[name].model_validate(record)
-    except Exception as exc:
+    except Exception as exc:  # any decoding failure means the same to callers
         raise UndecodableMessage(f"cannot decode {name}: {exc}") from exc
 
 
