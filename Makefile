@@ -27,7 +27,7 @@ services: seed
 demo: services
 	$(PY) scripts/demo.py
 
-test: services
+test: lint services
 	$(PY) -m pytest -q -p no:cacheprovider
 
 unit: venv
