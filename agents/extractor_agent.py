@@ -15,9 +15,9 @@ import faust
 from agents.app import app, job_inbox_topic, settings, tasks_topic
 from agents.sending import send_acked
 from domain import inbox
-from domain.validation import resolve
 from events.models import ExportFile
-from extraction.csv_extractor import ProgressPolicy, extract_csv_chunk
+from extraction.copy_extractor import ProgressPolicy
+from extraction.extract import extract_chunk
 from extraction.store import job_dir
 
 log = logging.getLogger(__name__)
@@ -61,25 +61,24 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         )
         asyncio.run_coroutine_threadsafe(_report(message), loop)
 
-    target = job_dir(settings.store_dir, task.tenant_id, task.job_id) / chunk.file_name
     extracted = await asyncio.to_thread(
-        extract_csv_chunk,
+        extract_chunk,
         settings.reader_database_url,
         task.tenant_id,
-        resolve(task.request),
+        task.request,
         chunk,
-        task.request.csv_options(),
-        target,
+        job_dir(settings.store_dir, task.tenant_id, task.job_id),
         on_progress,
         ProgressPolicy(settings.progress_every_rows, settings.progress_every_seconds),
     )
     file = ExportFile(
         chunk_index=chunk.index,
-        name=chunk.file_name,
+        name=extracted.path.name,
         path=str(extracted.path),
         rows=extracted.rows,
         bytes=extracted.bytes,
         sha256=extracted.sha256,
+        notes=list(extracted.notes),
     )
     await _report(inbox.ChunkDone(job_id=task.job_id, message_id=str(uuid4()), file=file))
     log.info("job %s chunk %d: %d rows, %d bytes", task.job_id, chunk.index, file.rows, file.bytes)

@@ -21,10 +21,6 @@ class ChunkPlan(BaseModel):
     key_min: int | None = None
     key_max: int | None = None
 
-    @property
-    def file_name(self) -> str:
-        return f"part-{self.index:05d}.csv"
-
 
 def plan_by_key(
     total: int, boundaries: list[int], high_water_mark: int, descending: bool, rows_per_chunk: int

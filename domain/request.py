@@ -109,6 +109,8 @@ class CsvOptions(Model):
     quote_strings: bool = True
     date_format: str = "ISO"
     number_format: str | None = None
+    null_marker: str = ""
+    byte_order_mark: bool = False
 
 
 class ExcelOptions(Model):
@@ -120,11 +122,11 @@ class ExcelOptions(Model):
 
 class JsonOptions(Model):
     pretty: bool = False
-    date_format: Literal["ISO", "EPOCH", "CUSTOM"] = "ISO"
+    date_format: str = "ISO"
 
 
 class ParquetOptions(Model):
-    compression: Literal["SNAPPY", "GZIP", "ZSTD", "NONE"] = "SNAPPY"
+    compression: str = "SNAPPY"
     row_group_size: int = 128 * 1024
 
 
@@ -173,9 +175,19 @@ class ExportRequest(Model):
     format_options: FormatOptions | None = None
     delivery: DeliveryConfig | None = None
     max_rows_per_file: int | None = None
+    compression: str = "NONE"
 
     def csv_options(self) -> CsvOptions:
         return (self.format_options.csv if self.format_options else None) or CsvOptions()
+
+    def json_options(self) -> JsonOptions:
+        return (self.format_options.json_ if self.format_options else None) or JsonOptions()
+
+    def parquet_options(self) -> ParquetOptions:
+        return (self.format_options.parquet if self.format_options else None) or ParquetOptions()
+
+    def excel_options(self) -> ExcelOptions:
+        return (self.format_options.excel if self.format_options else None) or ExcelOptions()
 
     def delivery_method(self) -> DeliveryMethod:
         return self.delivery.method if self.delivery else DeliveryMethod.DOWNLOAD

@@ -5,6 +5,7 @@ Every rejection names the field (in the request's own spelling) and the reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from domain.catalogue import CATALOGUE, Column, ColumnType, Source
 from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
 
-BUILT_FORMATS = {ExportFormat.CSV}
+BUILT_FORMATS = set(ExportFormat)
 MAX_ROWS_PER_FILE = 10_000_000
 # Sizes that keep a request sane.
 NAME_MAX = 255
@@ -147,7 +148,7 @@ def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
 
 def resolve(request: ExportRequest) -> ResolvedQuery:
     """Check the request against the catalogue and what is built; raise RequestInvalid."""
-    errors = _check_sizes(request)
+    errors = _check_sizes(request) + check_format_options(request)
     if request.format not in BUILT_FORMATS:
         errors.append(
             FieldError("format", f"{request.format.value} exports are not available yet; use CSV")
@@ -159,7 +160,6 @@ def resolve(request: ExportRequest) -> ResolvedQuery:
                 "delivery.method", f"{method.value} delivery is not available yet; use DOWNLOAD"
             )
         )
-    errors += _check_csv_options(request)
     query = request.query_definition
     source = CATALOGUE.get(query.source)
     if source is None:
@@ -221,6 +221,56 @@ def _check_sizes(request: ExportRequest) -> list[FieldError]:
     return errors
 
 
+NUMBER_FORMAT = re.compile(r"0(\.0{1,18})?")
+SHEET_NAME_FORBIDDEN = set("[]:*?/\\")
+COMPRESSIONS = {"NONE", "GZIP", "ZSTD"}
+PARQUET_COMPRESSIONS = {"SNAPPY", "GZIP", "ZSTD", "NONE"}
+
+
+def check_format_options(request: ExportRequest) -> list[FieldError]:
+    """The options of the chosen format; options of other formats are ignored."""
+    errors: list[FieldError] = []
+    if request.compression not in COMPRESSIONS:
+        errors.append(FieldError("compression", f"one of {', '.join(sorted(COMPRESSIONS))}"))
+    elif request.compression != "NONE" and request.format in (
+        ExportFormat.PARQUET,
+        ExportFormat.EXCEL,
+    ):
+        errors.append(
+            FieldError("compression", f"{request.format.value} files compress inside; use NONE")
+        )
+    if request.format is ExportFormat.CSV:
+        errors += _check_csv_options(request)
+    elif request.format in (ExportFormat.JSON, ExportFormat.NDJSON):
+        date_format = request.json_options().date_format
+        if date_format not in ("ISO", "EPOCH"):
+            errors.append(FieldError("formatOptions.json.dateFormat", "ISO or EPOCH"))
+    elif request.format is ExportFormat.PARQUET:
+        opts = request.parquet_options()
+        if opts.compression not in PARQUET_COMPRESSIONS:
+            errors.append(
+                FieldError(
+                    "formatOptions.parquet.compression",
+                    f"one of {', '.join(sorted(PARQUET_COMPRESSIONS))}",
+                )
+            )
+        if not 1000 <= opts.row_group_size <= 10_000_000:
+            errors.append(
+                FieldError("formatOptions.parquet.rowGroupSize", "between 1,000 and 10,000,000")
+            )
+    elif request.format is ExportFormat.EXCEL:
+        name = request.excel_options().sheet_name
+        if not 1 <= len(name) <= 25 or SHEET_NAME_FORBIDDEN & set(name):
+            errors.append(
+                FieldError(
+                    "formatOptions.excel.sheetName",
+                    "1 to 25 characters, none of [ ] : * ? / \\ (Excel's rule, with room"
+                    " for an overflow suffix)",
+                )
+            )
+    return errors
+
+
 def _check_csv_options(request: ExportRequest) -> list[FieldError]:
     opts = request.csv_options()
     where = "formatOptions.csv"
@@ -231,13 +281,29 @@ def _check_csv_options(request: ExportRequest) -> list[FieldError]:
         errors.append(
             FieldError(f"{where}.delimiter", "cannot be a newline, carriage return or quote")
         )
-    if opts.date_format != "ISO":
+    if opts.date_format != "ISO" and (
+        not 1 <= len(opts.date_format) <= 64 or any(ord(ch) < 32 for ch in opts.date_format)
+    ):
         errors.append(
-            FieldError(f"{where}.dateFormat", "only ISO is available yet (custom patterns are not)")
+            FieldError(
+                f"{where}.dateFormat",
+                "ISO, or a PostgreSQL to_char pattern of 1 to 64 characters",
+            )
         )
-    if opts.number_format is not None:
+    if opts.number_format is not None and not NUMBER_FORMAT.fullmatch(opts.number_format):
         errors.append(
-            FieldError(f"{where}.numberFormat", "number formats are not available yet; omit it")
+            FieldError(
+                f"{where}.numberFormat",
+                "a fixed-decimals pattern such as 0, 0.00 or 0.000000 (up to 18 decimals)",
+            )
+        )
+    marker = opts.null_marker
+    if len(marker) > 16 or any(ch in marker for ch in '\r\n"') or opts.delimiter in marker:
+        errors.append(
+            FieldError(
+                f"{where}.nullMarker",
+                "at most 16 characters, without newlines, quotes or the delimiter",
+            )
         )
     return errors
 

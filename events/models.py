@@ -97,6 +97,7 @@ class ExportFile(Message):
     rows: int
     bytes: int
     sha256: str
+    notes: list[str] = []
 
 
 class ChunkExtracted(Event):

@@ -1,0 +1,78 @@
+"""Extract one chunk in the export's format: the one entry point the extractor agent calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from domain.plan import ChunkPlan
+from domain.request import ExportFormat, ExportRequest
+from domain.validation import resolve
+from extraction import sql_builder
+from extraction.copy_extractor import (
+    CompactJsonFraming,
+    CsvFraming,
+    ExtractedFile,
+    Framing,
+    PrettyJsonFraming,
+    ProgressPolicy,
+    extract_with_copy,
+)
+from extraction.excel_extractor import extract_excel
+from extraction.formats import chunk_file_name
+from extraction.parquet_extractor import extract_parquet
+
+
+def extract_chunk(
+    conninfo: str,
+    tenant_id: str,
+    request: ExportRequest,
+    chunk: ChunkPlan,
+    folder: Path,
+    on_progress: Callable[[int], None],
+    policy: ProgressPolicy,
+) -> ExtractedFile:
+    """Write the chunk's file into `folder` and describe it."""
+    query = resolve(request)
+    target = folder / chunk_file_name(chunk.index, request.format)
+    match request.format:
+        case ExportFormat.PARQUET:
+            return extract_parquet(
+                conninfo,
+                tenant_id,
+                query,
+                chunk,
+                request.parquet_options(),
+                target,
+                on_progress,
+                policy,
+            )
+        case ExportFormat.EXCEL:
+            return extract_excel(
+                conninfo,
+                tenant_id,
+                query,
+                chunk,
+                request.excel_options(),
+                target,
+                on_progress,
+                policy,
+            )
+        case ExportFormat.CSV:
+            csv = request.csv_options()
+            statement = sql_builder.copy_chunk_csv(query, tenant_id, chunk, csv)
+            framing: Framing = CsvFraming(csv.byte_order_mark, csv.include_headers)
+        case ExportFormat.JSON | ExportFormat.NDJSON:
+            opts = request.json_options()
+            # NDJSON is one compact object per line by definition, so `pretty` is for JSON.
+            pretty = opts.pretty and request.format is ExportFormat.JSON
+            statement = sql_builder.copy_chunk_json(
+                query, tenant_id, chunk, opts.date_format, pretty
+            )
+            if request.format is ExportFormat.NDJSON:
+                framing = Framing()
+            else:
+                framing = PrettyJsonFraming() if pretty else CompactJsonFraming()
+    return extract_with_copy(
+        conninfo, tenant_id, statement, framing, chunk.row_count, target, on_progress, policy
+    )
