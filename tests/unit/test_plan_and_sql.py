@@ -6,8 +6,10 @@ import pytest
 from psycopg import sql
 
 from domain.plan import plan_by_key, plan_by_offset
+from domain.request import ExportFormat
 from domain.validation import validate_request
 from extraction import sql_builder
+from extraction.formats import chunk_file_name
 from tests.unit.builders import TENANT, request_payload
 
 
@@ -36,7 +38,11 @@ def test_key_chunks_hold_every_row_once_in_order(total: int, descending: bool) -
 def test_offset_chunks_page_through_the_rows() -> None:
     chunks = plan_by_offset(25, 10, 99)
     assert [(c.first_row, c.row_count) for c in chunks] == [(0, 10), (10, 10), (20, 5)]
-    assert [c.file_name for c in chunks] == ["part-00001.csv", "part-00002.csv", "part-00003.csv"]
+    assert [chunk_file_name(c.index, ExportFormat.NDJSON) for c in chunks] == [
+        "part-00001.ndjson",
+        "part-00002.ndjson",
+        "part-00003.ndjson",
+    ]
 
 
 def test_an_empty_export_still_has_one_chunk() -> None:

@@ -96,10 +96,61 @@ def test_in_and_between_need_lists() -> None:
     assert "two values" in errors["queryDefinition.filters[1].value"]
 
 
-def test_formats_and_delivery_not_built_yet_are_rejected_with_a_reason() -> None:
-    errors = errors_of(request_payload(format="PARQUET", delivery={"method": "SFTP"}))
-    assert errors["format"] == "PARQUET exports are not available yet; use CSV"
+def test_delivery_not_built_yet_is_rejected_with_a_reason() -> None:
+    errors = errors_of(request_payload(delivery={"method": "SFTP"}))
     assert errors["delivery.method"] == "SFTP delivery is not available yet; use DOWNLOAD"
+
+
+@pytest.mark.parametrize("export_format", ["CSV", "JSON", "NDJSON", "PARQUET", "EXCEL"])
+def test_every_format_is_accepted(export_format: str) -> None:
+    request, _ = validate_request(request_payload(format=export_format))
+    assert request.format.value == export_format
+
+
+def test_options_of_the_chosen_format_are_checked() -> None:
+    errors = errors_of(
+        request_payload(
+            format="PARQUET",
+            compression="GZIP",
+            formatOptions={"parquet": {"compression": "LZ4", "rowGroupSize": 10}},
+        )
+    )
+    assert errors["compression"] == "PARQUET files compress inside; use NONE"
+    assert "one of" in errors["formatOptions.parquet.compression"]
+    assert "between" in errors["formatOptions.parquet.rowGroupSize"]
+    errors = errors_of(request_payload(format="JSON", formatOptions={"json": {"dateFormat": "US"}}))
+    assert errors["formatOptions.json.dateFormat"] == "ISO or EPOCH"
+    errors = errors_of(
+        request_payload(format="EXCEL", formatOptions={"excel": {"sheetName": "a/b"}})
+    )
+    assert "formatOptions.excel.sheetName" in errors
+
+
+def test_csv_number_formats_and_null_markers_are_checked() -> None:
+    errors = errors_of(
+        request_payload(formatOptions={"csv": {"numberFormat": "#,##0.00", "nullMarker": "a,b"}})
+    )
+    assert "fixed-decimals" in errors["formatOptions.csv.numberFormat"]
+    assert "delimiter" in errors["formatOptions.csv.nullMarker"]
+    request, _ = validate_request(
+        request_payload(
+            formatOptions={
+                "csv": {
+                    "numberFormat": "0.000",
+                    "nullMarker": "\\N",
+                    "dateFormat": "DD.MM.YYYY",
+                    "byteOrderMark": True,
+                }
+            }
+        )
+    )
+    assert request.csv_options().number_format == "0.000"
+
+
+def test_unknown_compression_is_rejected() -> None:
+    assert (
+        errors_of(request_payload(compression="LZMA"))["compression"] == "one of GZIP, NONE, ZSTD"
+    )
 
 
 @pytest.mark.parametrize("delimiter", ["\n", '"', ";;", ""])
