@@ -82,4 +82,6 @@ def test_copy_forces_quotes_on_text_columns_only() -> None:
     request, query = validate_request(request_payload())
     chunk = plan_by_key(1, [], 5, False, 10)[0]
     text = render(sql_builder.copy_chunk_csv(query, TENANT, chunk, request.csv_options()))
-    assert text.endswith("(FORMAT csv, HEADER true, DELIMITER ',', FORCE_QUOTE (\"notes\"))")
+    assert text.endswith(
+        "(FORMAT csv, HEADER true, DELIMITER ',', NULL '', FORCE_QUOTE (\"notes\"))"
+    )
