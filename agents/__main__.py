@@ -1,6 +1,12 @@
 """`python -m agents worker`: a worker process running every agent of the app."""
 
-from agents import command_agent, extractor_agent, job_agent, projection_agent  # noqa: F401
+from agents import (  # noqa: F401 - imported to register the agents
+    command_agent,
+    compression_agent,
+    extractor_agent,
+    job_agent,
+    projection_agent,
+)
 from agents.app import app
 
 app.main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import faust
 
@@ -26,9 +27,11 @@ from agents.sending import send_acked
 from domain import inbox
 from domain.decisions import decide, record
 from domain.job import JobState
+from domain.request import ExportStatus
 from events import codec
 from events import models as ev
 from events.notices import completion_notice
+from extraction.manifest import build_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ async def handle_inbox_message(value: bytes) -> None:
         return
     new_state, events = record(state, drafts, owner, message.job_id, message.message_id, now)
     assert new_state is not None
+    if new_state.status is ExportStatus.COMPLETED and new_state.output_path:
+        # Written before ExportCompleted is sent, so a completed export always has it.
+        write_manifest(Path(new_state.output_path), build_manifest(new_state, now))
     for event in events:
         await send_acked(events_topic, message.job_id, codec.encode(event))
     jobs_table[message.job_id.encode()] = new_state.model_dump_json().encode()

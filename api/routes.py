@@ -19,6 +19,8 @@ from domain.decisions import job_id_for
 from domain.request import ExportRequest, ExportStatus
 from domain.validation import RequestInvalid, validate_request
 from events.models import CancelExport, RequestExport
+from extraction.formats import media_type
+from extraction.manifest import MANIFEST
 
 router = APIRouter(prefix="/v1/exports", tags=["Data Export"])
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -160,10 +162,22 @@ async def download(
         raise _error(410, "GONE", "the export's file is no longer in the store")
     return FileResponse(
         path,
-        media_type="text/csv",
+        media_type=media_type(chosen["file_name"]),
         filename=chosen["file_name"],
         headers={"X-Content-SHA256": chosen["sha256"].strip()},
     )
+
+
+@router.get("/{job_id}/manifest", summary="Get an export's manifest", response_model=None)
+async def manifest(job_id: uuid.UUID, request: Request, principal: Caller) -> FileResponse:
+    """manifest.json: format, schema, files with rows and SHA-256, snapshot and notes."""
+    require(principal, READ_ROLE)
+    job = await _job_or_404(request, principal, job_id)
+    _check_downloadable(job)
+    path = Path(job["output_path"]) / MANIFEST
+    if not path.is_file():
+        raise _error(410, "GONE", "the export's manifest is no longer in the store")
+    return FileResponse(path, media_type="application/json", filename=MANIFEST)
 
 
 @router.delete("/{job_id}", status_code=202, summary="Cancel export job")

@@ -65,6 +65,12 @@ class ChunkDone(InboxMessage):
     file: ExportFile
 
 
+class ChunkCompressedReport(InboxMessage):
+    kind: Literal["ChunkCompressed"] = "ChunkCompressed"
+    file: ExportFile
+    uncompressed_bytes: int
+
+
 class ChunkFailed(InboxMessage):
     kind: Literal["ChunkFailed"] = "ChunkFailed"
     chunk_index: int
@@ -80,7 +86,13 @@ class CancelRequested(InboxMessage):
 
 
 AnyInboxMessage = Annotated[
-    OpenJob | ChunkStarted | ChunkProgress | ChunkDone | ChunkFailed | CancelRequested,
+    OpenJob
+    | ChunkStarted
+    | ChunkProgress
+    | ChunkDone
+    | ChunkCompressedReport
+    | ChunkFailed
+    | CancelRequested,
     Field(discriminator="kind"),
 ]
 INBOX = TypeAdapter(AnyInboxMessage)

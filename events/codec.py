@@ -32,6 +32,7 @@ MESSAGE_TYPES: dict[str, type[models.Message]] = {
         models.ExportStarted,
         models.ExportProgressed,
         models.ChunkExtracted,
+        models.ChunkCompressed,
         models.ExportCompleted,
         models.ExportFailed,
         models.ExportCancelled,

@@ -102,6 +102,12 @@ class ExportFile(Message):
 
 class ChunkExtracted(Event):
     file: ExportFile
+    compression: str = "NONE"
+
+
+class ChunkCompressed(Event):
+    file: ExportFile
+    uncompressed_bytes: int
 
 
 class ExportCompleted(Event):
@@ -129,6 +135,7 @@ JobEvent = (
     | ExportStarted
     | ExportProgressed
     | ChunkExtracted
+    | ChunkCompressed
     | ExportCompleted
     | ExportFailed
     | ExportCancelled
