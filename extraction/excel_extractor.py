@@ -163,7 +163,11 @@ def _write_cell(
             row, col, float(value) if isinstance(value, Decimal) else value, cell_format
         )
     elif kind is ColumnType.BIGINT:
-        sheet.write_number(row, col, value, cell_format)
+        if abs(value) > 2**53:
+            # A double cannot hold it: text keeps every digit of the id.
+            sheet.write_string(row, col, str(value))
+        else:
+            sheet.write_number(row, col, value, cell_format)
     elif kind is ColumnType.TIMESTAMPTZ:
         assert isinstance(value, datetime)
         sheet.write_datetime(row, col, value.replace(tzinfo=None), cell_format)
