@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROWS ?= 1000000
 
-.PHONY: venv up seed services demo test unit lint down status env bench rebuild-read-model
+.PHONY: venv up seed services demo test unit lint down status env bench bench-deps rebuild-read-model
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,9 +38,21 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: venv
+# The peers' libraries (pandas, polars) live in a venv of their own: ADBC's DB-API imports
+# them when present, which would swell the service's own workers.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: requirements.lock bench/requirements.lock pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock -r bench/requirements.lock
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+bench-deps: $(BENCH_VENV)/.installed
+
+bench: venv bench-deps
 	scripts/stack.sh up
-	$(PY) bench/csv_end_to_end.py
+	$(BENCH_VENV)/bin/python bench/csv_end_to_end.py
+	$(BENCH_VENV)/bin/python bench/formats_end_to_end.py
 
 rebuild-read-model: venv
 	$(PY) -m projections.rebuild

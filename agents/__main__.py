@@ -2,7 +2,6 @@
 
 from agents import (  # noqa: F401 - imported to register the agents
     command_agent,
-    compression_agent,
     extractor_agent,
     job_agent,
     projection_agent,

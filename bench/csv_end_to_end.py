@@ -7,114 +7,31 @@ that both produced the same bytes, then prints rows per second, their ratio, and
 worker's peak RSS (VmHWM, from a worker restarted for each size, so the figure belongs to
 that size's exports alone).
 
-    make bench                          # sizes 1,000,000 and 3,000,000
-    .venv/bin/python bench/csv_end_to_end.py --sizes 200000
+    make bench                          # this and bench/formats_end_to_end.py
+    .venv-bench/bin/python bench/csv_end_to_end.py --sizes 200000
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from harness import (
+    TEXT_COLUMNS,
+    body_digest,
+    fresh_worker,
+    run_peer,
+    run_service,
+    select_sql,
+    stack,
+    worker_peak_rss_mb,
+)
+
 from agents.settings import Settings
-from client.export_client import ExportClient
 
-ROOT = Path(__file__).resolve().parent.parent
-TENANT = "11111111-1111-4111-8111-111111111111"
-USER = "0d0d0d0d-0000-4000-8000-00000000be4c"
-COLUMNS = [
-    "id",
-    "trade_date",
-    "executed_at",
-    "symbol",
-    "side",
-    "quantity",
-    "price",
-    "notional",
-    "counterparty",
-    "notes",
-]
-TEXT_COLUMNS = ["symbol", "side", "counterparty", "notes"]
 RUNS = 2
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(ROOT / "scripts/stack.sh"), *args], check=True, cwd=ROOT)
-
-
-def worker_peak_rss_mb() -> float:
-    pid = (ROOT / ".stack/pids/worker-1.pid").read_text().strip()
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM for the worker")
-
-
-def psql_copy(settings: Settings, rows: int, target: Path) -> float:
-    select = (
-        f"SELECT {', '.join(COLUMNS)} FROM analytics.fact_trades"
-        f" WHERE tenant_id = '{TENANT}' AND id <= {3 * rows} ORDER BY id"
-    )
-    command = (
-        f"\\copy ({select}) TO '{target}' "
-        f"(FORMAT csv, HEADER true, FORCE_QUOTE ({', '.join(TEXT_COLUMNS)}))"
-    )
-    env = {**os.environ, "PGOPTIONS": "-c TimeZone=UTC -c DateStyle=ISO,YMD"}
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-q",
-            settings.reader_database_url,
-            "-c",
-            f"SET app.tenant_id = '{TENANT}'",
-            "-c",
-            command,
-        ],
-        check=True,
-        env=env,
-    )
-    return time.perf_counter() - started
-
-
-def service_export(settings: Settings, rows: int) -> tuple[float, list[Path]]:
-    client = ExportClient(settings.kafka_bootstrap_servers)
-    request = {
-        "name": f"bench {rows}",
-        "queryDefinition": {
-            "source": "fact_trades",
-            "columns": [{"name": c} for c in COLUMNS],
-            "filters": [{"column": "id", "operator": "<=", "value": 3 * rows}],
-        },
-        "format": "CSV",
-    }
-    started = time.perf_counter()
-    job_id = client.request_export(TENANT, USER, request)
-    notice = client.wait_for_completion(job_id, timeout=1800)
-    elapsed = time.perf_counter() - started
-    client.close()
-    if notice.status.value != "COMPLETED" or notice.total_rows != rows:
-        raise RuntimeError(f"export ended {notice.status} with {notice.total_rows} rows")
-    folder = settings.store_dir / TENANT / job_id
-    return elapsed, [folder / f.name for f in notice.files]
-
-
-def body_digest(paths: list[Path]) -> str:
-    """SHA-256 of the rows without each file's header line, read in blocks."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            handle.readline()
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def main() -> int:
@@ -129,20 +46,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         reference = Path(scratch) / "psql.csv"
         for rows in sizes:
-            stack("restart-services")
-            time.sleep(3)
-            psql_copy(settings, rows, reference)  # warm the cache for both contenders
-            psql_seconds = min(psql_copy(settings, rows, reference) for _ in range(RUNS))
+            options = f"FORMAT csv, HEADER true, FORCE_QUOTE ({', '.join(TEXT_COLUMNS)})"
+            psql = (
+                f"psql -X -q '{settings.reader_database_url}'"
+                " -c \"SET app.tenant_id = '11111111-1111-4111-8111-111111111111'\""
+                f" -c \"\\copy ({select_sql(rows)}) TO '{reference}' ({options})\""
+            )
+            run_peer(psql)  # warm the cache for both contenders
+            psql_seconds = min(run_peer(psql).seconds for _ in range(RUNS))
+            fresh_worker(settings)
             service_seconds = float("inf")
             same = True
             for _ in range(RUNS):
-                seconds, files = service_export(settings, rows)
+                seconds, files = run_service(settings, rows, "CSV")
                 service_seconds = min(service_seconds, seconds)
                 same = same and body_digest(files) == body_digest([reference])
                 for f in files:
                     f.unlink()
-            peak = worker_peak_rss_mb()
-            results.append((rows, psql_seconds, service_seconds, peak, same))
+            results.append((rows, psql_seconds, service_seconds, worker_peak_rss_mb(), same))
 
     print(
         f"\n{'rows':>10} {'psql s':>8} {'service s':>10} {'psql rows/s':>12} "

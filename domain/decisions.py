@@ -66,22 +66,10 @@ def decide(
             drafts = _start(state) + [
                 (ev.ChunkExtracted, {"file": file, "compression": state.request.compression})
             ]
-            if not state.compresses:
-                drafts += _complete_if_ready(
-                    state, {**state.files, file.chunk_index: file}, ctx, now
-                )
+            files = {**state.files, file.chunk_index: file}
+            if all(c.index in files for c in state.chunks):
+                drafts.append(_completion(state, files, ctx, now))
             return drafts
-        case inbox.ChunkCompressedReport(file=file):
-            if file.chunk_index in state.compressed or file.chunk_index not in state.files:
-                return []
-            compressed = {**state.compressed, file.chunk_index: file}
-            return [
-                (
-                    ev.ChunkCompressed,
-                    {"file": file, "uncompressed_bytes": message.uncompressed_bytes},
-                ),
-                *_complete_if_ready(state, compressed, ctx, now),
-            ]
         case inbox.ChunkFailed():
             reason = f"chunk {message.chunk_index} failed: {message.reason}"
             return [(ev.ExportFailed, {"code": message.code, "reason": reason})]
@@ -129,15 +117,6 @@ def _open(message: inbox.OpenJob) -> list[Draft]:
     else:
         drafts.append((ev.ExportRejected, outcome.model_dump()))
     return drafts
-
-
-def _complete_if_ready(
-    state: JobState, final_files: dict[int, ev.ExportFile], ctx: CompletionContext, now: datetime
-) -> list[Draft]:
-    """The completion draft, once `final_files` (after this message) covers every chunk."""
-    if not all(c.index in final_files for c in state.chunks):
-        return []
-    return [_completion(state, final_files, ctx, now)]
 
 
 def _start(state: JobState) -> list[Draft]:

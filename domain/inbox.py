@@ -65,12 +65,6 @@ class ChunkDone(InboxMessage):
     file: ExportFile
 
 
-class ChunkCompressedReport(InboxMessage):
-    kind: Literal["ChunkCompressed"] = "ChunkCompressed"
-    file: ExportFile
-    uncompressed_bytes: int
-
-
 class ChunkFailed(InboxMessage):
     kind: Literal["ChunkFailed"] = "ChunkFailed"
     chunk_index: int
@@ -86,13 +80,7 @@ class CancelRequested(InboxMessage):
 
 
 AnyInboxMessage = Annotated[
-    OpenJob
-    | ChunkStarted
-    | ChunkProgress
-    | ChunkDone
-    | ChunkCompressedReport
-    | ChunkFailed
-    | CancelRequested,
+    OpenJob | ChunkStarted | ChunkProgress | ChunkDone | ChunkFailed | CancelRequested,
     Field(discriminator="kind"),
 ]
 INBOX = TypeAdapter(AnyInboxMessage)

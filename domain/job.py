@@ -36,7 +36,6 @@ class JobState(BaseModel):
     chunks: list[ChunkPlan] = Field(default_factory=list)
     chunk_rows: dict[int, int] = Field(default_factory=dict)
     files: dict[int, ev.ExportFile] = Field(default_factory=dict)
-    compressed: dict[int, ev.ExportFile] = Field(default_factory=dict)
     total_bytes: int | None = None
     output_path: str | None = None
     download_url: str | None = None
@@ -61,14 +60,6 @@ class JobState(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return self.status in ev.TERMINAL_STATUSES
-
-    @property
-    def compresses(self) -> bool:
-        return self.request.compression != "NONE"
-
-    def final_files(self) -> dict[int, ev.ExportFile]:
-        """The files a user gets: compressed ones when the export asked for compression."""
-        return self.compressed if self.compresses else self.files
 
 
 class FoldError(Exception):
@@ -118,8 +109,6 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
         case ev.ChunkExtracted():
             changes["chunk_rows"] = {**state.chunk_rows, event.file.chunk_index: event.file.rows}
             changes["files"] = {**state.files, event.file.chunk_index: event.file}
-        case ev.ChunkCompressed():
-            changes["compressed"] = {**state.compressed, event.file.chunk_index: event.file}
         case ev.ExportCompleted():
             changes.update(
                 status=ExportStatus.COMPLETED,

@@ -32,7 +32,6 @@ MESSAGE_TYPES: dict[str, type[models.Message]] = {
         models.ExportStarted,
         models.ExportProgressed,
         models.ChunkExtracted,
-        models.ChunkCompressed,
         models.ExportCompleted,
         models.ExportFailed,
         models.ExportCancelled,

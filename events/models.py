@@ -105,11 +105,6 @@ class ChunkExtracted(Event):
     compression: str = "NONE"
 
 
-class ChunkCompressed(Event):
-    file: ExportFile
-    uncompressed_bytes: int
-
-
 class ExportCompleted(Event):
     total_rows: int
     total_bytes: int
@@ -135,7 +130,6 @@ JobEvent = (
     | ExportStarted
     | ExportProgressed
     | ChunkExtracted
-    | ChunkCompressed
     | ExportCompleted
     | ExportFailed
     | ExportCancelled

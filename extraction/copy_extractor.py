@@ -8,16 +8,16 @@ stays at one write buffer whatever the chunk's size.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import psycopg
 from psycopg import IsolationLevel, sql
 
+from extraction.block_writers import open_writer
 from extraction.store import partial_path, publish
 from extraction.tenant_session import TENANT_SETTINGS
 
@@ -117,16 +117,16 @@ def extract_with_copy(
     target: Path,
     on_progress: Callable[[int], None],
     policy: ProgressPolicy = ProgressPolicy(),
+    compression: str = "NONE",
 ) -> ExtractedFile:
-    """Write the COPY's rows to `target` (via a .partial file) and return what was written.
+    """Write the COPY's rows to `target` (via a .partial file) and return what was written;
+    with GZIP or ZSTD the file is compressed as it is written, and `target` should say so.
 
     `on_progress` gets a running row count: newlines seen, which can run ahead of rows when
     text holds line breaks, so it is capped at the planned count; the final count is exact.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(target)
-    digest = hashlib.sha256()
-    written = 0
     newlines = 0
     reported = 0
     last_report = time.monotonic()
@@ -134,44 +134,47 @@ def extract_with_copy(
     first = True
     per_row = type(framing).row is not Framing.row
 
-    def emit(out: BinaryIO, data: bytes) -> None:
-        nonlocal written
-        out.write(data)
-        digest.update(data)
-        written += len(data)
-
-    with psycopg.connect(conninfo) as conn:
-        conn.isolation_level = IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        with conn.transaction(), conn.cursor() as cursor, open(partial, "wb") as out:
-            cursor.execute(TENANT_SETTINGS, {"tenant": tenant_id})
-            with cursor.copy(statement) as copy:
-                for data in copy:
-                    buffer += framing.row(data) if per_row else data
-                    if len(buffer) < WRITE_BUFFER_BYTES:
-                        continue
+    out = open_writer(partial, compression)
+    try:
+        with psycopg.connect(conninfo) as conn:
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.execute(TENANT_SETTINGS, {"tenant": tenant_id})
+                with cursor.copy(statement) as copy:
+                    for data in copy:
+                        buffer += framing.row(data) if per_row else data
+                        if len(buffer) < WRITE_BUFFER_BYTES:
+                            continue
+                        if first:
+                            out.write(framing.head)
+                        newlines += buffer.count(b"\n")
+                        out.write(framing.block(bytes(buffer), first))
+                        first = False
+                        buffer.clear()
+                        rows_so_far = min(max(newlines - framing.header_lines, 0), planned_rows)
+                        now = time.monotonic()
+                        if (
+                            rows_so_far - reported >= policy.every_rows
+                            or now - last_report >= policy.every_seconds
+                        ):
+                            on_progress(rows_so_far)
+                            reported, last_report = rows_so_far, now
+                rows = cursor.rowcount
+                if first and not buffer and rows == 0:
+                    out.write(framing.empty())
+                else:
                     if first:
-                        emit(out, framing.head)
-                    newlines += buffer.count(b"\n")
-                    emit(out, framing.block(bytes(buffer), first))
-                    first = False
-                    buffer.clear()
-                    rows_so_far = min(max(newlines - framing.header_lines, 0), planned_rows)
-                    now = time.monotonic()
-                    if (
-                        rows_so_far - reported >= policy.every_rows
-                        or now - last_report >= policy.every_seconds
-                    ):
-                        on_progress(rows_so_far)
-                        reported, last_report = rows_so_far, now
-            rows = cursor.rowcount
-            if first and not buffer and rows == 0:
-                emit(out, framing.empty())
-            else:
-                if first:
-                    emit(out, framing.head)
-                if buffer:
-                    emit(out, framing.block(bytes(buffer), first))
-                emit(out, framing.tail)
+                        out.write(framing.head)
+                    if buffer:
+                        out.write(framing.block(bytes(buffer), first))
+                    out.write(framing.tail)
+    except BaseException:
+        # Stop the compressor thread and leave no partial file behind.
+        with contextlib.suppress(Exception):
+            out.close()
+        partial.unlink(missing_ok=True)
+        raise
+    written, digest = out.close()
     publish(partial, target)
-    return ExtractedFile(target, rows, written, digest.hexdigest())
+    return ExtractedFile(target, rows, written, digest)

@@ -9,6 +9,7 @@ from domain.plan import ChunkPlan
 from domain.request import ExportFormat, ExportRequest
 from domain.validation import resolve
 from extraction import sql_builder
+from extraction.block_writers import stored_name
 from extraction.copy_extractor import (
     CompactJsonFraming,
     CsvFraming,
@@ -18,9 +19,7 @@ from extraction.copy_extractor import (
     ProgressPolicy,
     extract_with_copy,
 )
-from extraction.excel_extractor import extract_excel
 from extraction.formats import chunk_file_name
-from extraction.parquet_extractor import extract_parquet
 
 
 def extract_chunk(
@@ -34,9 +33,13 @@ def extract_chunk(
 ) -> ExtractedFile:
     """Write the chunk's file into `folder` and describe it."""
     query = resolve(request)
-    target = folder / chunk_file_name(chunk.index, request.format)
+    target = folder / stored_name(chunk_file_name(chunk.index, request.format), request.compression)
+    # Parquet and Excel writers are imported when first used: pyarrow and ADBC alone add
+    # some 80 MB to a worker that may only ever write CSV.
     match request.format:
         case ExportFormat.PARQUET:
+            from extraction.parquet_extractor import extract_parquet
+
             return extract_parquet(
                 conninfo,
                 tenant_id,
@@ -48,6 +51,8 @@ def extract_chunk(
                 policy,
             )
         case ExportFormat.EXCEL:
+            from extraction.excel_extractor import extract_excel
+
             return extract_excel(
                 conninfo,
                 tenant_id,
@@ -74,5 +79,13 @@ def extract_chunk(
             else:
                 framing = PrettyJsonFraming() if pretty else CompactJsonFraming()
     return extract_with_copy(
-        conninfo, tenant_id, statement, framing, chunk.row_count, target, on_progress, policy
+        conninfo,
+        tenant_id,
+        statement,
+        framing,
+        chunk.row_count,
+        target,
+        on_progress,
+        policy,
+        request.compression,
     )

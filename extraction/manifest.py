@@ -19,7 +19,7 @@ def build_manifest(state: JobState, completed_at: datetime) -> dict[str, Any]:
     """Format and options, schema, files with checksums, totals, snapshot and notes."""
     request = state.request
     query = resolve(request)
-    files = [f for _, f in sorted(state.final_files().items())]
+    files = [f for _, f in sorted(state.files.items())]
     return {
         "jobId": state.job_id,
         "tenantId": state.tenant_id,

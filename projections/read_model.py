@@ -66,8 +66,7 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
             return False
         state = apply(state, event)
         await conn.execute(UPSERT_JOB, _row(state))
-        if isinstance(event, ev.ChunkExtracted | ev.ChunkCompressed):
-            # A compressed file replaces its chunk's plain one: it is what users download.
+        if isinstance(event, ev.ChunkExtracted):
             f = event.file
             await conn.execute(
                 UPSERT_FILE, [job_id, f.chunk_index, f.name, f.path, f.rows, f.bytes, f.sha256]
@@ -97,7 +96,7 @@ def _row(state: JobState) -> dict[str, object]:
         "progress_percent": state.progress_percent,
         "output_path": state.output_path,
         "file_size_bytes": state.total_bytes if has_files else None,
-        "file_count": len(state.final_files()) if has_files else None,
+        "file_count": len(state.files) if has_files else None,
         "download_url": state.download_url,
         "expires_at": state.expires_at,
         "error_message": state.error_message,

@@ -73,7 +73,6 @@ MESSAGES: list[ev.Message] = [
     ev.ExportStarted(envelope=ENVELOPE),
     ev.ExportProgressed(envelope=ENVELOPE, chunk_index=1, chunk_rows=5, processed_rows=5),
     ev.ChunkExtracted(envelope=ENVELOPE, file=FILE, compression="ZSTD"),
-    ev.ChunkCompressed(envelope=ENVELOPE, file=FILE, uncompressed_bytes=2**41),
     ev.ExportCompleted(
         envelope=ENVELOPE,
         total_rows=1,

@@ -1,0 +1,123 @@
+"""What the benchmarks share: the stack, the service as a contender, and timing of peers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.settings import Settings
+from client.export_client import ExportClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT = "11111111-1111-4111-8111-111111111111"
+USER = "0d0d0d0d-0000-4000-8000-00000000be4c"
+COLUMNS = [
+    "id",
+    "trade_date",
+    "executed_at",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "notional",
+    "counterparty",
+    "trader",
+    "notes",
+]
+TEXT_COLUMNS = ["symbol", "side", "counterparty", "trader", "notes"]
+PG_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD"
+
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    peak_rss_mb: float
+
+
+def stack(*args: str) -> None:
+    subprocess.run([str(ROOT / "scripts/stack.sh"), *args], check=True, cwd=ROOT)
+
+
+def select_sql(rows: int) -> str:
+    """The benchmark's query: tenant 1 owns every third id, so this is exactly `rows` rows."""
+    return (
+        f"SELECT {', '.join(COLUMNS)} FROM analytics.fact_trades"
+        f" WHERE tenant_id = '{TENANT}' AND id <= {3 * rows} ORDER BY id"
+    )
+
+
+def worker_peak_rss_mb() -> float:
+    pid = (ROOT / ".stack/pids/worker-1.pid").read_text().strip()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM for the worker")
+
+
+def fresh_worker(settings: Settings) -> None:
+    """Restart the worker, so its peak RSS belongs to what runs next alone, and wait until it
+    has joined its consumer group and finished a tiny export, so start-up is not timed."""
+    stack("restart-services")
+    run_service(settings, 10, "CSV")
+
+
+def run_service(
+    settings: Settings, rows: int, export_format: str, **extra: Any
+) -> tuple[float, list[Path]]:
+    """Command sent -> ExportCompleted, for `rows` rows; returns seconds and the files."""
+    client = ExportClient(settings.kafka_bootstrap_servers)
+    request = {
+        "name": f"bench {export_format} {rows}",
+        "queryDefinition": {
+            "source": "fact_trades",
+            "columns": [{"name": c} for c in COLUMNS],
+            "filters": [{"column": "id", "operator": "<=", "value": 3 * rows}],
+        },
+        "format": export_format,
+        **extra,
+    }
+    started = time.perf_counter()
+    job_id = client.request_export(TENANT, USER, request)
+    notice = client.wait_for_completion(job_id, timeout=3600)
+    elapsed = time.perf_counter() - started
+    client.close()
+    if notice.status.value != "COMPLETED" or notice.total_rows != rows:
+        raise RuntimeError(
+            f"export ended {notice.status} with {notice.total_rows} rows: {notice.error_message}"
+        )
+    folder = settings.store_dir / TENANT / job_id
+    return elapsed, [folder / f.name for f in notice.files]
+
+
+def run_peer(command: list[str] | str, env: dict[str, str] | None = None) -> Timing:
+    """Run a peer to completion; its own peak RSS comes from wait4, not from its children."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        shell=isinstance(command, str),
+        env={**os.environ, "PGOPTIONS": PG_OPTIONS, **(env or {})},
+    )
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"peer failed: {command}")
+    # Linux folds a process's reaped children into what wait4 reports, so for a shell
+    # pipeline this is the largest stage's peak.
+    return Timing(elapsed, usage.ru_maxrss / 1024)
+
+
+def body_digest(paths: list[Path], skip_header: bool = True) -> str:
+    """SHA-256 of the files' bytes in order, each file's header line left out."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            if skip_header:
+                handle.readline()
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
