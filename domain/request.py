@@ -118,6 +118,8 @@ class ExcelOptions(Model):
     include_headers: bool = True
     freeze_headers: bool = True
     auto_filter: bool = True
+    # One sheet per value of this column (per month for dates and timestamps).
+    sheet_by: str | None = None
 
 
 class JsonOptions(Model):

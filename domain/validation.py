@@ -113,6 +113,8 @@ class ResolvedQuery:
     filters: tuple[ResolvedFilter, ...]
     order: tuple[ResolvedOrder, ...]
     date_range: tuple[date, date] | None
+    # Excel's one-sheet-per-value column; rows are ordered by it first.
+    sheet_by: Column | None = None
 
     @property
     def ordered_by_key(self) -> bool:
@@ -179,9 +181,21 @@ def resolve(request: ExportRequest) -> ResolvedQuery:
         if query.date_range.start > query.date_range.end:
             errors.append(FieldError("queryDefinition.dateRange", "start is after end"))
         date_range = (query.date_range.start, query.date_range.end)
+    sheet_by = None
+    sheet_column = (
+        request.excel_options().sheet_by if request.format is ExportFormat.EXCEL else None
+    )
+    if sheet_column is not None:
+        sheet_by = source.column(sheet_column)
+        if sheet_by is None:
+            errors.append(
+                FieldError("formatOptions.excel.sheetBy", _unknown_column(source, sheet_column))
+            )
+        elif not order or order[0].column != sheet_by:
+            order = (ResolvedOrder(sheet_by, False), *(o for o in order if o.column != sheet_by))
     if errors:
         raise RequestInvalid(errors)
-    return ResolvedQuery(source, columns, filters, order, date_range)
+    return ResolvedQuery(source, columns, filters, order, date_range, sheet_by)
 
 
 def validate_request(payload: Mapping[str, Any]) -> tuple[ExportRequest, ResolvedQuery]:

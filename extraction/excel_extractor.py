@@ -82,21 +82,20 @@ def extract_excel(
     ]
     data_rows_per_sheet = sheet_rows - (1 if options.include_headers else 0)
     cut_cells = 0
-    sheets: list[Worksheet] = []
     sheet: Worksheet | None = None
     row_in_sheet = 0
     rows = 0
     reported = 0
     last_report = time.monotonic()
 
-    def new_sheet() -> Worksheet:
-        name = options.sheet_name if not sheets else f"{options.sheet_name} ({len(sheets) + 1})"
-        ws = workbook.add_worksheet(name)
+    names = SheetNames()
+
+    def new_sheet(base: str) -> Worksheet:
+        ws = workbook.add_worksheet(names.next(base))
         if options.include_headers:
             ws.write_row(0, 0, headers, header_format)
             if options.freeze_headers:
                 ws.freeze_panes(1, 0)
-        sheets.append(ws)
         return ws
 
     with psycopg.connect(conninfo) as conn:
@@ -106,12 +105,23 @@ def extract_excel(
             conn.execute(TENANT_SETTINGS, {"tenant": tenant_id})
             with conn.cursor(name="excel_export") as cursor:
                 cursor.itersize = FETCH_ROWS
-                cursor.execute(sql_builder.select_chunk(query, tenant_id, chunk))
-                sheet = new_sheet()
+                by_value = query.sheet_by is not None
+                cursor.execute(
+                    sql_builder.select_chunk(query, tenant_id, chunk, with_sheet_key=by_value)
+                )
+                sheet_value: str | None = None
                 for record in cursor:
+                    if by_value:
+                        value = record[-1] if record[-1] is not None else "(empty)"
+                        record = record[:-1]
+                        if sheet is None or value != sheet_value:
+                            _finish_sheet(sheet, options, row_in_sheet, len(headers))
+                            sheet, sheet_value, row_in_sheet = new_sheet(value), value, 0
+                    elif sheet is None:
+                        sheet = new_sheet(options.sheet_name)
                     if row_in_sheet == data_rows_per_sheet:
                         _finish_sheet(sheet, options, row_in_sheet, len(headers))
-                        sheet = new_sheet()
+                        sheet = new_sheet(sheet_value or options.sheet_name)
                         row_in_sheet = 0
                     excel_row = row_in_sheet + (1 if options.include_headers else 0)
                     for col, value in enumerate(record):
@@ -130,13 +140,15 @@ def extract_excel(
                         ):
                             on_progress(rows)
                             reported, last_report = rows, now
+    if sheet is None:
+        sheet = new_sheet(options.sheet_name)  # an empty export still has its header row
     _finish_sheet(sheet, options, row_in_sheet, len(headers))
     workbook.close()
     notes = []
-    if len(sheets) > 1:
+    if names.overflowed:
         notes.append(
-            f"{target.name}: rows continue over {len(sheets)} sheets "
-            f"({data_rows_per_sheet:,} rows each at most)"
+            f"{target.name}: rows continue on further sheets ({data_rows_per_sheet:,} rows"
+            f" each at most): {', '.join(names.overflowed)}"
         )
     if cut_cells:
         notes.append(
@@ -146,6 +158,29 @@ def extract_excel(
     digest, size = hash_file(partial)
     publish(partial, target)
     return ExtractedFile(target, rows, size, digest, tuple(notes))
+
+
+class SheetNames:
+    """Unique, valid sheet names: forbidden characters replaced, at most 31 characters, and
+    " (2)", " (3)", ... for a name that is used again (a sheet that overflowed)."""
+
+    FORBIDDEN = str.maketrans({ch: "_" for ch in "[]:*?/\\"})
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.overflowed: list[str] = []
+
+    def next(self, base: str) -> str:
+        clean = base.translate(self.FORBIDDEN).strip("'")[:31] or "_"
+        name, n = clean, 1
+        while name.lower() in self.used:
+            n += 1
+            suffix = f" ({n})"
+            name = clean[: 31 - len(suffix)] + suffix
+        if n > 1:
+            self.overflowed.append(name)
+        self.used.add(name.lower())
+        return name
 
 
 def _write_cell(

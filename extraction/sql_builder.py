@@ -85,13 +85,30 @@ def plain(column: OutputColumn) -> sql.Composable:
     return sql.Identifier(column.column.name)
 
 
+def sheet_key(q: ResolvedQuery) -> sql.Composable:
+    """The text that names a row's Excel sheet: the value, or its month for dates."""
+    assert q.sheet_by is not None
+    column = sql.Identifier(q.sheet_by.name)
+    if q.sheet_by.type in (ColumnType.DATE, ColumnType.TIMESTAMPTZ):
+        return sql.SQL("to_char({}, 'YYYY-MM')").format(column)
+    return sql.SQL("{}::text").format(column)
+
+
 def select_chunk(
-    q: ResolvedQuery, tenant_id: str, chunk: ChunkPlan, render: Render = plain
+    q: ResolvedQuery,
+    tenant_id: str,
+    chunk: ChunkPlan,
+    render: Render = plain,
+    with_sheet_key: bool = False,
 ) -> sql.Composed:
-    """The rows of one chunk, in the export's order; `render` gives each column's expression."""
-    columns = sql.SQL(", ").join(
+    """The rows of one chunk, in the export's order; `render` gives each column's expression.
+    `with_sheet_key` adds the Excel sheet's name as a last, unnamed column."""
+    items: list[sql.Composable] = [
         sql.SQL("{} AS {}").format(render(c), sql.Identifier(c.output_name)) for c in q.columns
-    )
+    ]
+    if with_sheet_key:
+        items.append(sheet_key(q))
+    columns = sql.SQL(", ").join(items)
     statement = sql.SQL("SELECT {} FROM {} WHERE {} {}").format(
         columns, table(q.source), where(q, tenant_id, chunk.key_min, chunk.key_max), _order_by(q)
     )

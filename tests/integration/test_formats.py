@@ -269,7 +269,31 @@ def test_an_excel_file_continues_on_further_sheets(
         for row in list(book[name].iter_rows(values_only=True))[1:]
     ]
     assert ids == [str(r[0]) for r in tricky_rows]
-    assert result.rows == len(tricky_rows) and "3 sheets" in result.notes[0]
+    assert result.rows == len(tricky_rows) and "Data (2), Data (3)" in result.notes[0]
+
+
+def test_excel_puts_each_value_of_a_column_on_its_own_sheet(
+    client: ExportClient, settings: Settings, tricky_rows: list[tuple[Any, ...]]
+) -> None:
+    request = {
+        "name": "a sheet per symbol",
+        "queryDefinition": {
+            "source": "fact_trades",
+            "columns": [{"name": "id"}, {"name": "symbol"}],
+        },
+        "format": "EXCEL",
+        "formatOptions": {"excel": {"sheetBy": "symbol"}},
+    }
+    notice = client.wait_for_completion(client.request_export(TENANT, USER, request), 120)
+    assert notice.status.value == "COMPLETED", notice.error_message
+    book = openpyxl.load_workbook(paths(settings, notice)[0], read_only=True)
+    symbols = sorted({r[3] for r in tricky_rows})
+    assert book.sheetnames == symbols
+    for name in book.sheetnames:
+        rows = list(book[name].iter_rows(values_only=True))[1:]
+        assert {r[1] for r in rows} == {name}
+        expected = [str(r[0]) for r in tricky_rows if r[3] == name]
+        assert [r[0] for r in rows] == expected
 
 
 def test_the_manifest_lists_every_file_with_its_checksum(

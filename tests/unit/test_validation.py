@@ -184,3 +184,17 @@ def test_duplicate_output_names_are_rejected() -> None:
 def test_date_range_must_be_ordered() -> None:
     errors = errors_of(with_query(dateRange={"start": "2026-02-01", "end": "2026-01-01"}))
     assert errors["queryDefinition.dateRange"] == "start is after end"
+
+
+def test_excel_sheets_by_a_column_order_rows_by_it_first() -> None:
+    payload = request_payload(format="EXCEL", formatOptions={"excel": {"sheetBy": "symbol"}})
+    payload["queryDefinition"]["orderBy"] = [{"column": "price", "direction": "DESC"}]
+    _, query = validate_request(payload)
+    assert query.sheet_by is not None and query.sheet_by.name == "symbol"
+    assert [(o.column.name, o.descending) for o in query.order] == [
+        ("symbol", False),
+        ("price", True),
+    ]
+    assert not query.ordered_by_key
+    errors = errors_of(request_payload(format="EXCEL", formatOptions={"excel": {"sheetBy": "x"}}))
+    assert "unknown column 'x'" in errors["formatOptions.excel.sheetBy"]
