@@ -71,17 +71,31 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         on_progress,
         ProgressPolicy(settings.progress_every_rows, settings.progress_every_seconds),
     )
-    file = ExportFile(
-        chunk_index=chunk.index,
-        name=extracted.path.name,
-        path=str(extracted.path),
-        rows=extracted.rows,
-        bytes=extracted.bytes,
-        sha256=extracted.sha256,
-        notes=list(extracted.notes),
+    files = [
+        ExportFile(
+            chunk_index=chunk.index,
+            part=part,
+            name=done.path.name,
+            path=str(done.path),
+            rows=done.rows,
+            bytes=done.bytes,
+            sha256=done.sha256,
+            notes=list(done.notes),
+        )
+        for part, done in enumerate(extracted, start=1)
+    ]
+    await _report(
+        inbox.ChunkDone(
+            job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index, files=files
+        )
     )
-    await _report(inbox.ChunkDone(job_id=task.job_id, message_id=str(uuid4()), file=file))
-    log.info("job %s chunk %d: %d rows, %d bytes", task.job_id, chunk.index, file.rows, file.bytes)
+    log.info(
+        "job %s chunk %d: %d rows in %d files",
+        task.job_id,
+        chunk.index,
+        sum(f.rows for f in files),
+        len(files),
+    )
 
 
 async def _report(message: inbox.InboxMessage) -> None:

@@ -59,7 +59,7 @@ class JobsRepository:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "SELECT chunk_index, file_name, path, row_count, byte_count, sha256"
-                " FROM export_service.export_files WHERE job_id = %s ORDER BY chunk_index",
+                " FROM export_service.export_files WHERE job_id = %s ORDER BY chunk_index, part",
                 [job_id],
             )
             return await cur.fetchall()

@@ -51,7 +51,7 @@ def decide(
         case inbox.ChunkStarted():
             return _start(state)
         case inbox.ChunkProgress(chunk_index=index, rows=rows):
-            if index in state.files or rows <= state.chunk_rows.get(index, 0):
+            if index in state.chunk_files or rows <= state.chunk_rows.get(index, 0):
                 return []
             processed = state.processed_rows - state.chunk_rows.get(index, 0) + rows
             return _start(state) + [
@@ -60,15 +60,20 @@ def decide(
                     {"chunk_index": index, "chunk_rows": rows, "processed_rows": processed},
                 )
             ]
-        case inbox.ChunkDone(file=file):
-            if file.chunk_index in state.files:
+        case inbox.ChunkDone(chunk_index=index, files=files):
+            if index in state.chunk_files:
                 return []
+            compression = state.request.compression
             drafts = _start(state) + [
-                (ev.ChunkExtracted, {"file": file, "compression": state.request.compression})
+                (
+                    ev.ChunkExtracted,
+                    {"file": f, "compression": compression, "chunk_files": len(files)},
+                )
+                for f in files
             ]
-            files = {**state.files, file.chunk_index: file}
-            if all(c.index in files for c in state.chunks):
-                drafts.append(_completion(state, files, ctx, now))
+            if all(c.index in state.chunk_files or c.index == index for c in state.chunks):
+                everything = sorted([*state.files, *files], key=lambda f: (f.chunk_index, f.part))
+                drafts.append(_completion(state, everything, ctx, now))
             return drafts
         case inbox.ChunkFailed():
             reason = f"chunk {message.chunk_index} failed: {message.reason}"
@@ -124,9 +129,8 @@ def _start(state: JobState) -> list[Draft]:
 
 
 def _completion(
-    state: JobState, files: dict[int, ev.ExportFile], ctx: CompletionContext, now: datetime
+    state: JobState, ordered: list[ev.ExportFile], ctx: CompletionContext, now: datetime
 ) -> Draft:
-    ordered = [files[i] for i in sorted(files)]
     return (
         ev.ExportCompleted,
         {

@@ -62,7 +62,8 @@ class ChunkProgress(InboxMessage):
 
 class ChunkDone(InboxMessage):
     kind: Literal["ChunkDone"] = "ChunkDone"
-    file: ExportFile
+    chunk_index: int
+    files: list[ExportFile]
 
 
 class ChunkFailed(InboxMessage):

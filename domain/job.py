@@ -35,7 +35,9 @@ class JobState(BaseModel):
     max_rows_per_file: int | None = None
     chunks: list[ChunkPlan] = Field(default_factory=list)
     chunk_rows: dict[int, int] = Field(default_factory=dict)
-    files: dict[int, ev.ExportFile] = Field(default_factory=dict)
+    # Every recorded file in export order, and how many files each recorded chunk made.
+    files: list[ev.ExportFile] = Field(default_factory=list)
+    chunk_files: dict[int, int] = Field(default_factory=dict)
     total_bytes: int | None = None
     output_path: str | None = None
     download_url: str | None = None
@@ -107,8 +109,17 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
         case ev.ExportProgressed():
             changes["chunk_rows"] = {**state.chunk_rows, event.chunk_index: event.chunk_rows}
         case ev.ChunkExtracted():
-            changes["chunk_rows"] = {**state.chunk_rows, event.file.chunk_index: event.file.rows}
-            changes["files"] = {**state.files, event.file.chunk_index: event.file}
+            chunk = event.file.chunk_index
+            files = sorted(
+                [*(f for f in state.files if f.name != event.file.name), event.file],
+                key=lambda f: (f.chunk_index, f.part),
+            )
+            changes["files"] = files
+            changes["chunk_files"] = {**state.chunk_files, chunk: event.chunk_files}
+            changes["chunk_rows"] = {
+                **state.chunk_rows,
+                chunk: sum(f.rows for f in files if f.chunk_index == chunk),
+            }
         case ev.ExportCompleted():
             changes.update(
                 status=ExportStatus.COMPLETED,

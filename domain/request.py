@@ -177,6 +177,7 @@ class ExportRequest(Model):
     format_options: FormatOptions | None = None
     delivery: DeliveryConfig | None = None
     max_rows_per_file: int | None = None
+    max_file_bytes: int | None = None
     compression: str = "NONE"
 
     def csv_options(self) -> CsvOptions:

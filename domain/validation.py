@@ -21,6 +21,8 @@ from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
 
 BUILT_FORMATS = set(ExportFormat)
 MAX_ROWS_PER_FILE = 10_000_000
+MIN_FILE_BYTES = 64 * 1024
+MAX_FILE_BYTES = 1 << 40
 # Sizes that keep a request sane.
 NAME_MAX = 255
 DESCRIPTION_MAX = 4000
@@ -232,6 +234,11 @@ def _check_sizes(request: ExportRequest) -> list[FieldError]:
     rows = request.max_rows_per_file
     if rows is not None and not 1 <= rows <= MAX_ROWS_PER_FILE:
         errors.append(FieldError("maxRowsPerFile", f"must be between 1 and {MAX_ROWS_PER_FILE:,}"))
+    size = request.max_file_bytes
+    if size is not None and not MIN_FILE_BYTES <= size <= MAX_FILE_BYTES:
+        errors.append(
+            FieldError("maxFileBytes", f"must be between {MIN_FILE_BYTES:,} and {MAX_FILE_BYTES:,}")
+        )
     return errors
 
 

@@ -92,6 +92,7 @@ class ExportProgressed(Event):
 
 class ExportFile(Message):
     chunk_index: int
+    part: int = 1
     name: str
     path: str
     rows: int
@@ -103,6 +104,8 @@ class ExportFile(Message):
 class ChunkExtracted(Event):
     file: ExportFile
     compression: str = "NONE"
+    # How many files this chunk made: more than one when maxFileBytes closed a file early.
+    chunk_files: int = 1
 
 
 class ExportCompleted(Event):

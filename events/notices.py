@@ -11,7 +11,7 @@ from events.models import CompletionFile, ExportCompletionNotice
 def completion_notice(state: JobState, occurred_at: datetime) -> ExportCompletionNotice:
     files = [
         CompletionFile(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256)
-        for _, f in sorted(state.files.items())
+        for f in state.files
     ]
     return ExportCompletionNotice(
         job_id=state.job_id,

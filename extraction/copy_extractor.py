@@ -108,33 +108,90 @@ class PrettyJsonFraming(Framing):
         return b"[]\n"
 
 
+class _FileSeries:
+    """The files one chunk's rows go into: a new one whenever the size limit would be passed.
+
+    Each file is complete on its own: framing head and tail, and the CSV header line again.
+    """
+
+    def __init__(self, name_for: Callable[[int], Path], framing: Framing, compression: str):
+        self.name_for = name_for
+        self.framing = framing
+        self.compression = compression
+        self.header = b""
+        self.done: list[ExtractedFile] = []
+        self._open(1)
+
+    def _open(self, part: int) -> None:
+        self.part = part
+        self.target = self.name_for(part)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = partial_path(self.target)
+        self.out = open_writer(self.partial, self.compression)
+        self.rows = 0
+        self.bytes = 0
+        self.first = True
+
+    def write(self, block: bytes, rows: int) -> None:
+        """Whole rows, framed as this file's first block or a later one."""
+        if self.first:
+            self.out.write(self.framing.head + (self.header if self.part > 1 else b""))
+        self.out.write(self.framing.block(block, self.first))
+        self.first = False
+        self.rows += rows
+        self.bytes += len(block)
+
+    def finish(self) -> None:
+        # A new part is only opened for a row, so only part 1 can end up empty.
+        self.out.write(self.framing.empty() if self.first else self.framing.tail)
+        size, digest = self.out.close()
+        publish(self.partial, self.target)
+        self.done.append(ExtractedFile(self.target, self.rows, size, digest))
+
+    def next(self) -> None:
+        self.finish()
+        self._open(self.part + 1)
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.out.close()
+        self.partial.unlink(missing_ok=True)
+
+
 def extract_with_copy(
     conninfo: str,
     tenant_id: str,
     statement: sql.Composed,
     framing: Framing,
     planned_rows: int,
-    target: Path,
+    name_for: Callable[[int], Path],
     on_progress: Callable[[int], None],
     policy: ProgressPolicy = ProgressPolicy(),
     compression: str = "NONE",
-) -> ExtractedFile:
-    """Write the COPY's rows to `target` (via a .partial file) and return what was written;
-    with GZIP or ZSTD the file is compressed as it is written, and `target` should say so.
+    max_file_bytes: int | None = None,
+) -> list[ExtractedFile]:
+    """Write the COPY's rows to files named by `name_for(part)` and describe them.
 
-    `on_progress` gets a running row count: newlines seen, which can run ahead of rows when
-    text holds line breaks, so it is capped at the planned count; the final count is exact.
+    One file, unless `max_file_bytes` (of uncompressed content) closes a file early: then
+    the rows continue in part 2, 3, ... Files are written as .partial and renamed when
+    complete; with GZIP or ZSTD they are compressed as they are written. `on_progress` gets
+    a running row count every `policy` rows or seconds; the counts in the result are exact.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
-    newlines = 0
-    reported = 0
-    last_report = time.monotonic()
+    series = _FileSeries(name_for, framing, compression)
     buffer = bytearray()
-    first = True
+    buffered_rows = 0
+    reported = rows_done = 0
+    last_report = time.monotonic()
+    expect_header = framing.header_lines > 0
     per_row = type(framing).row is not Framing.row
+    limit = max_file_bytes or 0
 
-    out = open_writer(partial, compression)
+    def flush() -> None:
+        nonlocal buffered_rows
+        series.write(bytes(buffer), buffered_rows)
+        buffer.clear()
+        buffered_rows = 0
+
     try:
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
@@ -143,38 +200,37 @@ def extract_with_copy(
                 cursor.execute(TENANT_SETTINGS, {"tenant": tenant_id})
                 with cursor.copy(statement) as copy:
                     for data in copy:
-                        buffer += framing.row(data) if per_row else data
+                        if expect_header:
+                            # COPY's first row is the header: kept to start every part with.
+                            series.header = bytes(data)
+                            buffer += data
+                            expect_header = False
+                            continue
+                        row = framing.row(data) if per_row else data
+                        if (
+                            limit
+                            and series.bytes + len(buffer) + len(row) > limit
+                            and series.rows + buffered_rows > 0
+                        ):
+                            flush()
+                            series.next()
+                        buffer += row
+                        buffered_rows += 1
                         if len(buffer) < WRITE_BUFFER_BYTES:
                             continue
-                        if first:
-                            out.write(framing.head)
-                        newlines += buffer.count(b"\n")
-                        out.write(framing.block(bytes(buffer), first))
-                        first = False
-                        buffer.clear()
-                        rows_so_far = min(max(newlines - framing.header_lines, 0), planned_rows)
+                        rows_done += buffered_rows
+                        flush()
                         now = time.monotonic()
                         if (
-                            rows_so_far - reported >= policy.every_rows
+                            rows_done - reported >= policy.every_rows
                             or now - last_report >= policy.every_seconds
                         ):
-                            on_progress(rows_so_far)
-                            reported, last_report = rows_so_far, now
-                rows = cursor.rowcount
-                if first and not buffer and rows == 0:
-                    out.write(framing.empty())
-                else:
-                    if first:
-                        out.write(framing.head)
-                    if buffer:
-                        out.write(framing.block(bytes(buffer), first))
-                    out.write(framing.tail)
+                            on_progress(min(rows_done, planned_rows))
+                            reported, last_report = rows_done, now
+                if buffer:
+                    flush()
+                series.finish()
     except BaseException:
-        # Stop the compressor thread and leave no partial file behind.
-        with contextlib.suppress(Exception):
-            out.close()
-        partial.unlink(missing_ok=True)
+        series.abandon()
         raise
-    written, digest = out.close()
-    publish(partial, target)
-    return ExtractedFile(target, rows, written, digest)
+    return series.done

@@ -30,10 +30,16 @@ def extract_chunk(
     folder: Path,
     on_progress: Callable[[int], None],
     policy: ProgressPolicy,
-) -> ExtractedFile:
-    """Write the chunk's file into `folder` and describe it."""
+) -> list[ExtractedFile]:
+    """Write the chunk's file (or files, when maxFileBytes splits it) into `folder`."""
     query = resolve(request)
-    target = folder / stored_name(chunk_file_name(chunk.index, request.format), request.compression)
+    split = request.max_file_bytes is not None
+
+    def name_for(part: int) -> Path:
+        name = chunk_file_name(chunk.index, request.format, part if split else None)
+        return folder / stored_name(name, request.compression)
+
+    target = name_for(1)
     # Parquet and Excel writers are imported when first used: pyarrow and ADBC alone add
     # some 80 MB to a worker that may only ever write CSV.
     match request.format:
@@ -46,23 +52,27 @@ def extract_chunk(
                 query,
                 chunk,
                 request.parquet_options(),
-                target,
+                name_for,
                 on_progress,
                 policy,
+                request.max_file_bytes,
             )
         case ExportFormat.EXCEL:
             from extraction.excel_extractor import extract_excel
 
-            return extract_excel(
-                conninfo,
-                tenant_id,
-                query,
-                chunk,
-                request.excel_options(),
-                target,
-                on_progress,
-                policy,
-            )
+            # An xlsx file's size is only known once its zip is closed: rows alone limit it.
+            return [
+                extract_excel(
+                    conninfo,
+                    tenant_id,
+                    query,
+                    chunk,
+                    request.excel_options(),
+                    target,
+                    on_progress,
+                    policy,
+                )
+            ]
         case ExportFormat.CSV:
             csv = request.csv_options()
             statement = sql_builder.copy_chunk_csv(query, tenant_id, chunk, csv)
@@ -84,8 +94,9 @@ def extract_chunk(
         statement,
         framing,
         chunk.row_count,
-        target,
+        name_for,
         on_progress,
         policy,
         request.compression,
+        request.max_file_bytes,
     )

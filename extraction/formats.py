@@ -22,9 +22,11 @@ MEDIA_TYPES = {
 }
 
 
-def chunk_file_name(index: int, export_format: ExportFormat) -> str:
-    """Deterministic, so a redone chunk overwrites its own file."""
-    return f"part-{index:05d}.{EXTENSIONS[export_format]}"
+def chunk_file_name(index: int, export_format: ExportFormat, part: int | None = None) -> str:
+    """Deterministic, so a redone chunk overwrites its own files. With a size limit every
+    file has a part number (`part-00001-001.csv`), so names sort in export order."""
+    stem = f"part-{index:05d}" if part is None else f"part-{index:05d}-{part:03d}"
+    return f"{stem}.{EXTENSIONS[export_format]}"
 
 
 def media_type(file_name: str) -> str:

@@ -19,7 +19,7 @@ def build_manifest(state: JobState, completed_at: datetime) -> dict[str, Any]:
     """Format and options, schema, files with checksums, totals, snapshot and notes."""
     request = state.request
     query = resolve(request)
-    files = [f for _, f in sorted(state.files.items())]
+    files = state.files
     return {
         "jobId": state.job_id,
         "tenantId": state.tenant_id,
@@ -49,6 +49,7 @@ def build_manifest(state: JobState, completed_at: datetime) -> dict[str, Any]:
             {
                 "name": f.name,
                 "chunk": f.chunk_index,
+                "part": f.part,
                 "rows": f.rows,
                 "bytes": f.bytes,
                 "sha256": f.sha256,

@@ -6,6 +6,7 @@ handed to ParquetWriter. At most one row group is held in memory.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,18 +36,56 @@ def _tenant_settings(tenant_id: str) -> str:
     )
 
 
+class _ParquetSeries:
+    """Parquet files for one chunk; a new one when a file has grown past the size limit.
+    Parquet's size is known only as row groups are written, so a file closes at the first
+    row-group boundary past the limit."""
+
+    def __init__(self, name_for: Callable[[int], Path], schema: pa.Schema, compression: str):
+        self.name_for = name_for
+        self.schema = schema
+        self.compression = compression
+        self.done: list[ExtractedFile] = []
+        self._open(1)
+
+    def _open(self, part: int) -> None:
+        self.part = part
+        self.target = self.name_for(part)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = partial_path(self.target)
+        self.writer = pq.ParquetWriter(self.partial, self.schema, compression=self.compression)
+        self.rows = 0
+
+    def write(self, table: pa.Table, max_bytes: int | None) -> None:
+        if max_bytes and self.rows and self.partial.stat().st_size >= max_bytes:
+            self.finish()
+            self._open(self.part + 1)
+        self.writer.write_table(table)
+        self.rows += table.num_rows
+
+    def finish(self) -> None:
+        self.writer.close()
+        digest, size = hash_file(self.partial)
+        publish(self.partial, self.target)
+        self.done.append(ExtractedFile(self.target, self.rows, size, digest))
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.partial.unlink(missing_ok=True)
+
+
 def extract_parquet(
     conninfo: str,
     tenant_id: str,
     query: ResolvedQuery,
     chunk: ChunkPlan,
     options: ParquetOptions,
-    target: Path,
+    name_for: Callable[[int], Path],
     on_progress: Callable[[int], None],
     policy: ProgressPolicy,
-) -> ExtractedFile:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
+    max_file_bytes: int | None = None,
+) -> list[ExtractedFile]:
     schema = export_schema(query)
     rows = 0
     reported = 0
@@ -54,23 +93,20 @@ def extract_parquet(
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     statement = sql_builder.select_chunk(query, tenant_id, chunk).as_string(None)
-
-    with adbc.connect(conninfo) as conn, conn.cursor() as cursor:
-        cursor.execute(_tenant_settings(tenant_id))
-        cursor.fetchall()
-        cursor.execute(statement)
-        reader = cursor.fetch_record_batch()
-        with pq.ParquetWriter(
-            partial, schema, compression=COMPRESSION[options.compression]
-        ) as writer:
-            for batch in reader:
+    series = _ParquetSeries(name_for, schema, COMPRESSION[options.compression])
+    try:
+        with adbc.connect(conninfo) as conn, conn.cursor() as cursor:
+            cursor.execute(_tenant_settings(tenant_id))
+            cursor.fetchall()
+            cursor.execute(statement)
+            for batch in cursor.fetch_record_batch():
                 pending.append(conform(batch, schema))
                 pending_rows += batch.num_rows
                 rows += batch.num_rows
                 # Row groups of the requested size, whatever size ADBC's batches come in.
                 while pending_rows >= options.row_group_size:
                     table = pa.Table.from_batches(pending, schema=schema)
-                    writer.write_table(table.slice(0, options.row_group_size))
+                    series.write(table.slice(0, options.row_group_size), max_file_bytes)
                     rest = table.slice(options.row_group_size)
                     pending = rest.to_batches()
                     pending_rows = rest.num_rows
@@ -82,8 +118,10 @@ def extract_parquet(
                     on_progress(rows)
                     reported, last_report = rows, now
             if pending_rows:
-                writer.write_table(pa.Table.from_batches(pending, schema=schema))
-        conn.rollback()
-    digest, size = hash_file(partial)
-    publish(partial, target)
-    return ExtractedFile(target, rows, size, digest)
+                series.write(pa.Table.from_batches(pending, schema=schema), max_file_bytes)
+            conn.rollback()
+        series.finish()
+    except BaseException:
+        series.abandon()
+        raise
+    return series.done

@@ -42,9 +42,9 @@ ON CONFLICT (id) DO UPDATE SET
 
 UPSERT_FILE = """
 INSERT INTO export_service.export_files
-    (job_id, chunk_index, file_name, path, row_count, byte_count, sha256)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (job_id, chunk_index) DO UPDATE SET
+    (job_id, chunk_index, part, file_name, path, row_count, byte_count, sha256)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (job_id, chunk_index, part) DO UPDATE SET
     file_name = excluded.file_name, path = excluded.path, row_count = excluded.row_count,
     byte_count = excluded.byte_count, sha256 = excluded.sha256
 """
@@ -69,7 +69,8 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
         if isinstance(event, ev.ChunkExtracted):
             f = event.file
             await conn.execute(
-                UPSERT_FILE, [job_id, f.chunk_index, f.name, f.path, f.rows, f.bytes, f.sha256]
+                UPSERT_FILE,
+                [job_id, f.chunk_index, f.part, f.name, f.path, f.rows, f.bytes, f.sha256],
             )
     return True
 

@@ -126,13 +126,24 @@ CREATE INDEX IF NOT EXISTS idx_export_jobs_date ON export_service.export_jobs (r
 CREATE TABLE IF NOT EXISTS export_service.export_files (
     job_id      uuid NOT NULL REFERENCES export_service.export_jobs (id) ON DELETE CASCADE,
     chunk_index integer NOT NULL,
+    part        integer NOT NULL DEFAULT 1,
     file_name   varchar(255) NOT NULL,
     path        varchar(500) NOT NULL,
     row_count   bigint NOT NULL,
     byte_count  bigint NOT NULL,
     sha256      char(64) NOT NULL,
-    PRIMARY KEY (job_id, chunk_index)
+    PRIMARY KEY (job_id, chunk_index, part)
 );
+-- Read models made before files had parts: add the column and widen the key.
+ALTER TABLE export_service.export_files ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 1;
+DO $$
+BEGIN
+  IF (SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+      WHERE c.relname = 'export_files' AND i.indisprimary AND i.indnatts = 2) = 1 THEN
+    ALTER TABLE export_service.export_files DROP CONSTRAINT export_files_pkey;
+    ALTER TABLE export_service.export_files ADD PRIMARY KEY (job_id, chunk_index, part);
+  END IF;
+END $$;
 
 ALTER TABLE export_service.export_jobs OWNER TO export_service;
 ALTER TABLE export_service.export_files OWNER TO export_service;

@@ -79,12 +79,16 @@ def test_a_rejected_job_fails_with_the_code_and_reason() -> None:
 
 def test_chunks_complete_the_job_when_the_last_one_is_recorded() -> None:
     state, _ = handle(None, open_job(accepted()))
-    state, events = handle(state, inbox.ChunkDone(job_id=JOB, message_id="m1", file=file(2, 5)))
+    state, events = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="m1", chunk_index=2, files=[file(2, 5)])
+    )
     assert [type(e).__name__ for e in events] == ["ExportStarted", "ChunkExtracted"]
     assert state is not None and state.status is ExportStatus.PROCESSING
     assert state.processed_rows == 5
     state, events = handle(
-        state, inbox.ChunkDone(job_id=JOB, message_id="m2", file=file(1, 10)), minutes=1
+        state,
+        inbox.ChunkDone(job_id=JOB, message_id="m2", chunk_index=1, files=[file(1, 10)]),
+        minutes=1,
     )
     completed = events[-1]
     assert isinstance(completed, ev.ExportCompleted)
@@ -97,7 +101,7 @@ def test_chunks_complete_the_job_when_the_last_one_is_recorded() -> None:
 
 def test_a_replayed_chunk_report_records_nothing() -> None:
     state, _ = handle(None, open_job(accepted()))
-    done = inbox.ChunkDone(job_id=JOB, message_id="m1", file=file(1, 10))
+    done = inbox.ChunkDone(job_id=JOB, message_id="m1", chunk_index=1, files=[file(1, 10)])
     state, _ = handle(state, done)
     again, events = handle(state, done)
     assert events == [] and again == state
@@ -136,7 +140,7 @@ def test_only_the_requester_can_cancel_and_only_once() -> None:
     )
     state, events = handle(state, owner)
     assert state is not None and state.status is ExportStatus.CANCELLED
-    late_chunk = inbox.ChunkDone(job_id=JOB, message_id="m1", file=file(1, 10))
+    late_chunk = inbox.ChunkDone(job_id=JOB, message_id="m1", chunk_index=1, files=[file(1, 10)])
     _, events = handle(state, late_chunk)
     assert events == []
 
@@ -155,7 +159,9 @@ def test_a_failed_chunk_fails_the_job() -> None:
 
 def test_folding_the_log_with_duplicates_gives_the_same_state() -> None:
     state, first = handle(None, open_job(accepted()))
-    state, second = handle(state, inbox.ChunkDone(job_id=JOB, message_id="m1", file=file(1, 10)))
+    state, second = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="m1", chunk_index=1, files=[file(1, 10)])
+    )
     log = first + second
     assert fold(log + log[1:]) == state
 
@@ -175,5 +181,37 @@ def test_the_job_id_depends_on_tenant_and_command() -> None:
 def test_chunk_events_say_how_the_stored_file_is_compressed() -> None:
     state, _ = handle(None, open_job(accepted()))
     state = state.model_copy(update={"request": export_request(compression="ZSTD")})
-    _, events = handle(state, inbox.ChunkDone(job_id=JOB, message_id="d1", file=file(1, 10)))
+    _, events = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="d1", chunk_index=1, files=[file(1, 10)])
+    )
     assert isinstance(events[-1], ev.ChunkExtracted) and events[-1].compression == "ZSTD"
+
+
+def test_a_chunk_split_by_size_records_every_part_in_order() -> None:
+    state, _ = handle(None, open_job(accepted()))
+    parts = [
+        file(1, 6).model_copy(update={"part": 1, "name": "part-00001-001.csv"}),
+        file(1, 4).model_copy(update={"part": 2, "name": "part-00001-002.csv"}),
+    ]
+    state, events = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="a", chunk_index=1, files=parts)
+    )
+    extracted = [e for e in events if isinstance(e, ev.ChunkExtracted)]
+    assert [(e.file.part, e.chunk_files) for e in extracted] == [(1, 2), (2, 2)]
+    assert state is not None and state.chunk_rows[1] == 10
+    state, events = handle(
+        state,
+        inbox.ChunkDone(
+            job_id=JOB,
+            message_id="b",
+            chunk_index=2,
+            files=[file(2, 5).model_copy(update={"name": "part-00002-001.csv"})],
+        ),
+    )
+    completed = events[-1]
+    assert isinstance(completed, ev.ExportCompleted)
+    assert [f.name for f in completed.files] == [
+        "part-00001-001.csv",
+        "part-00001-002.csv",
+        "part-00002-001.csv",
+    ]
