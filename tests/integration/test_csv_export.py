@@ -130,3 +130,36 @@ def test_every_row_of_a_tenant_export_belongs_to_the_tenant(
     lines = body_without_headers(files_of(notice.files, settings, job_id)).splitlines()
     assert len(lines) == 10000
     assert {line.split(b",")[0] for line in lines} == {TENANT_A.encode()}
+
+
+def test_files_close_at_max_file_bytes_and_still_hold_every_row(
+    client: ExportClient, settings: Settings
+) -> None:
+    request = {
+        "name": "size-limited files",
+        "queryDefinition": {
+            "source": "fact_trades",
+            "columns": [{"name": c} for c in COLUMNS],
+            "filters": [{"column": "id", "operator": "<=", "value": 30000}],
+        },
+        "format": "CSV",
+        "maxRowsPerFile": 6000,
+        "maxFileBytes": 100_000,
+    }
+    job_id = client.request_export(TENANT_A, USER_A, request)
+    notice = client.wait_for_completion(job_id, timeout=120)
+
+    assert notice.status.value == "COMPLETED", notice.error_message
+    paths = files_of(notice.files, settings, job_id)
+    assert len(paths) > 10
+    assert all(p.stat().st_size <= 100_000 for p in paths)
+    assert paths[0].name == "part-00001-001.csv" and paths[-1].name.startswith("part-00002-")
+    assert all(p.read_bytes().startswith((",".join(COLUMNS) + "\n").encode()) for p in paths)
+    expected = psql_csv(
+        settings,
+        f"SELECT {', '.join(COLUMNS)} FROM analytics.fact_trades WHERE tenant_id = '{TENANT_A}'"
+        " AND id <= 30000 ORDER BY id",
+        force_quote=["symbol", "notes"],
+    )
+    assert body_without_headers(paths) == expected
+    assert sum(f.rows for f in notice.files) == notice.total_rows == 10000
