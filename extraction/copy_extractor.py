@@ -135,7 +135,9 @@ class _FileSeries:
     def write(self, block: bytes, rows: int) -> None:
         """Whole rows, framed as this file's first block or a later one."""
         if self.first:
-            self.out.write(self.framing.head + (self.header if self.part > 1 else b""))
+            opening = self.framing.head + (self.header if self.part > 1 else b"")
+            self.out.write(opening)
+            self.bytes += len(opening)
         self.out.write(self.framing.block(block, self.first))
         self.first = False
         self.rows += rows
