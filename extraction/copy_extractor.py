@@ -129,15 +129,16 @@ class _FileSeries:
         self.partial = partial_path(self.target)
         self.out = open_writer(self.partial, self.compression)
         self.rows = 0
-        self.bytes = 0
+        # What the file holds besides rows counts against its size limit from the start.
+        self.bytes = len(self.framing.head + self.framing.tail) + (
+            len(self.header) if part > 1 else 0
+        )
         self.first = True
 
     def write(self, block: bytes, rows: int) -> None:
         """Whole rows, framed as this file's first block or a later one."""
         if self.first:
-            opening = self.framing.head + (self.header if self.part > 1 else b"")
-            self.out.write(opening)
-            self.bytes += len(opening)
+            self.out.write(self.framing.head + (self.header if self.part > 1 else b""))
         self.out.write(self.framing.block(block, self.first))
         self.first = False
         self.rows += rows
