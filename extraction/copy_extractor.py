@@ -50,6 +50,8 @@ class Framing:
     head: bytes = b""
     tail: bytes = b""
     header_lines: int = 0
+    # Bytes that joining adds per row (JSON's commas), for size limits checked before joining.
+    row_overhead: int = 0
 
     def row(self, data: Buffer) -> Buffer:
         """Per-row work; most framings do none."""
@@ -79,6 +81,7 @@ class CompactJsonFraming(Framing):
 
     head = b"[\n"
     tail = b"\n]\n"
+    row_overhead = 1
 
     def block(self, data: bytes, first: bool) -> bytes:
         joined = data[:-1].replace(b"\n", b",\n")
@@ -139,10 +142,11 @@ class _FileSeries:
         """Whole rows, framed as this file's first block or a later one."""
         if self.first:
             self.out.write(self.framing.head + (self.header if self.part > 1 else b""))
-        self.out.write(self.framing.block(block, self.first))
+        framed = self.framing.block(block, self.first)
+        self.out.write(framed)
         self.first = False
         self.rows += rows
-        self.bytes += len(block)
+        self.bytes += len(framed)
 
     def finish(self) -> None:
         # A new part is only opened for a row, so only part 1 can end up empty.
@@ -212,7 +216,11 @@ def extract_with_copy(
                         row = framing.row(data) if per_row else data
                         if (
                             limit
-                            and series.bytes + len(buffer) + len(row) > limit
+                            and series.bytes
+                            + len(buffer)
+                            + len(row)
+                            + (buffered_rows + 1) * framing.row_overhead
+                            > limit
                             and series.rows + buffered_rows > 0
                         ):
                             flush()
