@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from agents.settings import Settings
@@ -163,3 +164,27 @@ def test_files_close_at_max_file_bytes_and_still_hold_every_row(
     )
     assert body_without_headers(paths) == expected
     assert sum(f.rows for f in notice.files) == notice.total_rows == 10000
+
+
+def test_size_limited_json_files_are_each_a_valid_array(
+    client: ExportClient, settings: Settings
+) -> None:
+    request = {
+        "name": "size-limited JSON",
+        "queryDefinition": {
+            "source": "fact_trades",
+            "columns": [{"name": "id"}, {"name": "notes"}],
+            "filters": [{"column": "id", "operator": "<=", "value": 30000}],
+        },
+        "format": "JSON",
+        "maxFileBytes": 65_536,
+    }
+    job_id = client.request_export(TENANT_A, USER_A, request)
+    notice = client.wait_for_completion(job_id, timeout=120)
+
+    assert notice.status.value == "COMPLETED", notice.error_message
+    paths = files_of(notice.files, settings, job_id)
+    assert len(paths) > 3
+    assert all(p.stat().st_size <= 65_536 for p in paths)
+    ids = [row["id"] for p in paths for row in json.loads(p.read_bytes())]
+    assert ids == list(range(3, 30001, 3))
