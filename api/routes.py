@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic.alias_generators import to_camel
 
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
+from api.zip_stream import zip_stream
 from domain.decisions import job_id_for
 from domain.request import ExportRequest, ExportStatus
 from domain.validation import RequestInvalid, validate_request
@@ -151,7 +152,12 @@ async def download(
     if file is None and len(files) != 1:
         listing = [_file_json(job_id, f) for f in files]
         return JSONResponse(
-            {"message": "this export has several files; name one with ?file=", "files": listing},
+            {
+                "message": "this export has several files: name one with ?file=, or get them"
+                " all as one ZIP from the archive URL",
+                "archive": f"/v1/exports/{job_id}/archive",
+                "files": listing,
+            },
             status_code=300,
         )
     chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
@@ -165,6 +171,23 @@ async def download(
         media_type=media_type(chosen["file_name"]),
         filename=chosen["file_name"],
         headers={"X-Content-SHA256": chosen["sha256"].strip()},
+    )
+
+
+@router.get("/{job_id}/archive", summary="Download every file as one ZIP", response_model=None)
+async def archive(job_id: uuid.UUID, request: Request, principal: Caller) -> StreamingResponse:
+    """All of the export's files and its manifest in one ZIP, streamed as it is made."""
+    require(principal, READ_ROLE)
+    job = await _job_or_404(request, principal, job_id)
+    _check_downloadable(job)
+    files = await _repository(request).files(str(job_id))
+    paths = [Path(f["path"]) for f in files] + [Path(job["output_path"]) / MANIFEST]
+    if not all(p.is_file() for p in paths):
+        raise _error(410, "GONE", "the export's files are no longer all in the store")
+    return StreamingResponse(
+        zip_stream(paths),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="export-{job_id}.zip"'},
     )
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import io
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+from fastavro import schemaless_reader, schemaless_writer
 
 from events import models
+from events.schema_history import current_schema, fingerprint_of, recorded_versions
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MAGIC = b"\xc3\x01"
 
 # The message classes that travel on Kafka, by their Avro record name.
@@ -45,15 +43,20 @@ class UndecodableMessage(ValueError):
 
 
 class _Schemas:
+    """Current schemas by message name; every known writer schema by fingerprint."""
+
     def __init__(self) -> None:
         self.by_name: dict[str, tuple[Any, bytes]] = {}
-        self.by_fingerprint: dict[bytes, tuple[str, Any]] = {}
+        # fingerprint -> (message name, writer schema, reader schema)
+        self.by_fingerprint: dict[bytes, tuple[str, Any, Any]] = {}
         for name in MESSAGE_TYPES:
-            raw = load_schema(str(SCHEMA_DIR / f"export.{name}.avsc"), _write_hint=False)
-            parsed = parse_schema(raw)
-            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+            parsed = current_schema(name)
+            fp = fingerprint_of(parsed)
             self.by_name[name] = (parsed, fp)
-            self.by_fingerprint[fp] = (name, parsed)
+            self.by_fingerprint[fp] = (name, parsed, parsed)
+        for name, fp, writer in recorded_versions():
+            if fp not in self.by_fingerprint and name in self.by_name:
+                self.by_fingerprint[fp] = (name, writer, self.by_name[name][0])
 
 
 @cache
@@ -78,9 +81,11 @@ def decode(data: bytes) -> models.Message:
     known = _schemas().by_fingerprint.get(bytes(data[2:10]))
     if known is None:
         raise UndecodableMessage(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
-    name, parsed = known
+    name, writer, reader = known
     try:
-        record = schemaless_reader(io.BytesIO(data[10:]), parsed, None)
+        record = schemaless_reader(
+            io.BytesIO(data[10:]), writer, None if reader is writer else reader
+        )
         return MESSAGE_TYPES[name].model_validate(record)
     except Exception as exc:  # any decoding failure means the same to callers
         raise UndecodableMessage(f"cannot decode {name}: {exc}") from exc

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import time
 import uuid
+import zipfile
 from typing import Any
 
 import httpx
@@ -71,6 +73,16 @@ def test_submit_watch_and_download(settings: Settings) -> None:
     assert total_rows == job["totalRows"]
     several = api.get(f"/v1/exports/{job_id}/download")
     assert several.status_code == 300 and len(several.json()["files"]) == len(files)
+
+    archive = api.get(several.json()["archive"])
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
+        assert bundle.namelist() == [f["name"] for f in files] + ["manifest.json"]
+        for f in files:
+            assert hashlib.sha256(bundle.read(f["name"])).hexdigest() == f["sha256"]
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert manifest["totalRows"] == job["totalRows"]
+    assert api.get(f"/v1/exports/{job_id}/manifest").json() == manifest
 
     listing = api.get("/v1/exports", params={"status": "COMPLETED", "limit": 200}).json()
     assert job_id in {e["id"] for e in listing["exports"]}
