@@ -12,8 +12,9 @@ For each size, on the same query (N trades of one tenant, 11 columns), in one ru
 | EXCEL | a plain xlsxwriter constant-memory script |
 | (CSV again) | pandas read_sql in chunks to CSV, what many users write |
 
-The worker is restarted before each service export, so its peak RSS (VmHWM) is that export's;
-a peer's peak RSS comes from wait4. Ratios are rows per second of the service divided by the
+Every contender keeps its best of two runs (Excel and its peer: one run). The worker is
+restarted before each format, so its peak RSS (VmHWM) is that format's; a peer's peak RSS
+comes from wait4. Ratios are rows per second of the service divided by the
 peer's (above 1: the service is faster). Run by `make bench`, with the bench venv (pandas,
 polars for the peers).
 
@@ -129,9 +130,15 @@ def main() -> int:
             for fmt in formats_now:
                 export_format, _, compression = fmt.partition("+")
                 fresh_worker(settings)
-                seconds, files = run_service(
-                    settings, rows, export_format, compression=compression or "NONE"
-                )
+                seconds = float("inf")
+                for _ in range(1 if fmt == "EXCEL" else args.peer_runs):
+                    if seconds != float("inf"):
+                        for f in files:
+                            f.unlink()
+                    took, files = run_service(
+                        settings, rows, export_format, compression=compression or "NONE"
+                    )
+                    seconds = min(seconds, took)
                 peak = worker_peak_rss_mb()
                 if fmt == "CSV":
                     assert body_digest(files) == body_digest([out / "p.csv"]), "CSV differs"
