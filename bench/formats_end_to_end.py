@@ -131,10 +131,10 @@ def main() -> int:
                 export_format, _, compression = fmt.partition("+")
                 fresh_worker(settings)
                 seconds = float("inf")
+                files: list[Path] = []
                 for _ in range(1 if fmt == "EXCEL" else args.peer_runs):
-                    if seconds != float("inf"):
-                        for f in files:
-                            f.unlink()
+                    for f in files:
+                        f.unlink()
                     took, files = run_service(
                         settings, rows, export_format, compression=compression or "NONE"
                     )
