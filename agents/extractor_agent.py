@@ -17,8 +17,8 @@ from agents.sending import send_acked
 from domain import inbox
 from domain.request import ExportFormat
 from events.models import ExportFile
-from extraction.copy_extractor import ProgressPolicy
 from extraction.extract import extract_chunk
+from extraction.progress import ProgressPolicy
 from extraction.store import job_dir
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ stays at one write buffer whatever the chunk's size.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import psycopg
 from psycopg import IsolationLevel, sql
 
 from extraction.block_writers import open_writer
+from extraction.progress import ProgressPolicy, ProgressReporter
 from extraction.store import partial_path, publish
 from extraction.tenant_session import TENANT_SETTINGS
 
@@ -33,12 +33,6 @@ class ExtractedFile:
     bytes: int
     sha256: str
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ProgressPolicy:
-    every_rows: int = 100_000
-    every_seconds: float = 2.0
 
 
 class Framing:
@@ -173,7 +167,7 @@ def extract_with_copy(
     planned_rows: int,
     name_for: Callable[[int], Path],
     on_progress: Callable[[int], None],
-    policy: ProgressPolicy = ProgressPolicy(),
+    policy: ProgressPolicy,
     compression: str = "NONE",
     max_file_bytes: int | None = None,
 ) -> list[ExtractedFile]:
@@ -187,8 +181,8 @@ def extract_with_copy(
     series = _FileSeries(name_for, framing, compression)
     buffer = bytearray()
     buffered_rows = 0
-    reported = rows_done = 0
-    last_report = time.monotonic()
+    rows_done = 0
+    progress = ProgressReporter(on_progress, policy, planned_rows)
     expect_header = framing.header_lines > 0
     per_row = type(framing).row is not Framing.row
     limit = max_file_bytes or 0
@@ -231,13 +225,7 @@ def extract_with_copy(
                             continue
                         rows_done += buffered_rows
                         flush()
-                        now = time.monotonic()
-                        if (
-                            rows_done - reported >= policy.every_rows
-                            or now - last_report >= policy.every_seconds
-                        ):
-                            on_progress(min(rows_done, planned_rows))
-                            reported, last_report = rows_done, now
+                        progress.update(rows_done)
                 if buffer:
                     flush()
                 series.finish()

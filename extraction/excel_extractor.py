@@ -10,7 +10,6 @@ memory stays flat.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from domain.plan import ChunkPlan
 from domain.request import ExcelOptions
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
-from extraction.copy_extractor import ExtractedFile, ProgressPolicy
+from extraction.copy_extractor import ExtractedFile
+from extraction.progress import ProgressPolicy, ProgressReporter
 from extraction.store import hash_file, partial_path, publish
 from extraction.tenant_session import TENANT_SETTINGS
 
@@ -83,8 +83,7 @@ def extract_excel(
     sheet: Worksheet | None = None
     row_in_sheet = 0
     rows = 0
-    reported = 0
-    last_report = time.monotonic()
+    progress = ProgressReporter(on_progress, policy, chunk.row_count)
 
     names = SheetNames()
     writers: list[CellWriter] = []
@@ -132,13 +131,7 @@ def extract_excel(
                     row_in_sheet += 1
                     rows += 1
                     if rows % 10_000 == 0:
-                        now = time.monotonic()
-                        if (
-                            rows - reported >= policy.every_rows
-                            or now - last_report >= policy.every_seconds
-                        ):
-                            on_progress(rows)
-                            reported, last_report = rows, now
+                        progress.update(rows)
     if sheet is None:
         sheet = new_sheet(options.sheet_name)  # an empty export still has its header row
     _finish_sheet(sheet, options, row_in_sheet, len(headers))

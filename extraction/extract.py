@@ -16,10 +16,10 @@ from extraction.copy_extractor import (
     ExtractedFile,
     Framing,
     PrettyJsonFraming,
-    ProgressPolicy,
     extract_with_copy,
 )
 from extraction.formats import chunk_file_name
+from extraction.progress import ProgressPolicy
 
 
 def extract_chunk(

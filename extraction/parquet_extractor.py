@@ -7,7 +7,6 @@ handed to ParquetWriter. At most one row group is held in memory.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from domain.request import ParquetOptions
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
 from extraction.arrow_schema import conform, export_schema
-from extraction.copy_extractor import ExtractedFile, ProgressPolicy
+from extraction.copy_extractor import ExtractedFile
+from extraction.progress import ProgressPolicy, ProgressReporter
 from extraction.store import hash_file, partial_path, publish
 
 COMPRESSION = {"SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd", "NONE": "none"}
@@ -88,8 +88,7 @@ def extract_parquet(
 ) -> list[ExtractedFile]:
     schema = export_schema(query)
     rows = 0
-    reported = 0
-    last_report = time.monotonic()
+    progress = ProgressReporter(on_progress, policy, chunk.row_count)
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     statement = sql_builder.select_chunk(query, tenant_id, chunk).as_string(None)
@@ -110,13 +109,7 @@ def extract_parquet(
                     rest = table.slice(options.row_group_size)
                     pending = rest.to_batches()
                     pending_rows = rest.num_rows
-                now = time.monotonic()
-                if (
-                    rows - reported >= policy.every_rows
-                    or now - last_report >= policy.every_seconds
-                ):
-                    on_progress(rows)
-                    reported, last_report = rows, now
+                progress.update(rows)
             if pending_rows:
                 series.write(pa.Table.from_batches(pending, schema=schema), max_file_bytes)
             conn.rollback()

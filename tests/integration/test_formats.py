@@ -25,8 +25,8 @@ from client.export_client import ExportClient
 from domain.plan import plan_by_key
 from domain.validation import validate_request
 from events.models import ExportCompletionNotice
-from extraction.copy_extractor import ProgressPolicy
 from extraction.excel_extractor import CUT_MARKER, extract_excel
+from extraction.progress import ProgressPolicy
 
 # A tenant of its own, so these rows never touch the demo tenants' data.
 TENANT = "44444444-4444-4444-8444-444444444444"
