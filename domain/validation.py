@@ -245,6 +245,7 @@ def _check_sizes(request: ExportRequest) -> list[FieldError]:
 NUMBER_FORMAT = re.compile(r"0(\.0{1,18})?")
 SHEET_NAME_FORBIDDEN = set("[]:*?/\\")
 COMPRESSIONS = {"NONE", "GZIP", "ZSTD"}
+MAX_ROW_GROUP = 1_048_576
 PARQUET_COMPRESSIONS = {"SNAPPY", "GZIP", "ZSTD", "NONE"}
 
 
@@ -275,9 +276,12 @@ def check_format_options(request: ExportRequest) -> list[FieldError]:
                     f"one of {', '.join(sorted(PARQUET_COMPRESSIONS))}",
                 )
             )
-        if not 1000 <= opts.row_group_size <= 10_000_000:
+        if not 1000 <= opts.row_group_size <= MAX_ROW_GROUP:
             errors.append(
-                FieldError("formatOptions.parquet.rowGroupSize", "between 1,000 and 10,000,000")
+                FieldError(
+                    "formatOptions.parquet.rowGroupSize",
+                    f"between 1,000 and {MAX_ROW_GROUP:,} (a row group is held in memory)",
+                )
             )
     elif request.format is ExportFormat.EXCEL:
         name = request.excel_options().sheet_name
