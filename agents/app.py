@@ -52,4 +52,5 @@ completion_context = CompletionContext(
     api_url=settings.api_url,
     store_dir=str(settings.store_dir),
     retention=timedelta(days=settings.retention_days),
+    link_secret=settings.link_secret,
 )

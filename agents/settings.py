@@ -16,6 +16,7 @@ class Settings:
     store_dir: Path
     worker_data_dir: Path
     jwt_secret: str
+    link_secret: str
     api_port: int
     api_url: str
     partitions: int = 4
@@ -51,6 +52,8 @@ class Settings:
             worker_data_dir=Path(env.get("EXPORT_WORKER_DATA_DIR", ".stack/worker")).resolve(),
             # The development default is documented in the README; production sets its own.
             jwt_secret=env.get("EXPORT_JWT_SECRET", "dev-only-export-jwt-secret-change-me-32b"),
+            # Signs download links; a secret of its own, so links outlive a JWT key rotation.
+            link_secret=env.get("EXPORT_LINK_SECRET", "dev-only-export-link-secret-change-me-32"),
             api_port=port,
             api_url=env.get("EXPORT_API_URL", f"http://127.0.0.1:{port}"),
             partitions=int(env.get("EXPORT_TOPIC_PARTITIONS", "4")),

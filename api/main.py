@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from agents.settings import Settings
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
-from api.routes import router
+from api.routes import links, router
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Data export service", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
+    app.include_router(links)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from api.jobs_repository import JobsRepository
 from api.zip_stream import zip_stream
 from domain.decisions import job_id_for
 from domain.request import ExportRequest, ExportStatus
+from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check
 from domain.validation import RequestInvalid, validate_request
 from events.models import CancelExport, RequestExport
 from extraction.formats import media_type
@@ -163,15 +165,7 @@ async def download(
     chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
     if chosen is None:
         raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
-    path = Path(chosen["path"])
-    if not path.is_file():
-        raise _error(410, "GONE", "the export's file is no longer in the store")
-    return FileResponse(
-        path,
-        media_type=media_type(chosen["file_name"]),
-        filename=chosen["file_name"],
-        headers={"X-Content-SHA256": chosen["sha256"].strip()},
-    )
+    return _file_response(chosen)
 
 
 @router.get("/{job_id}/archive", summary="Download every file as one ZIP", response_model=None)
@@ -180,15 +174,7 @@ async def archive(job_id: uuid.UUID, request: Request, principal: Caller) -> Str
     require(principal, READ_ROLE)
     job = await _job_or_404(request, principal, job_id)
     _check_downloadable(job)
-    files = await _repository(request).files(str(job_id))
-    paths = [Path(f["path"]) for f in files] + [Path(job["output_path"]) / MANIFEST]
-    if not all(p.is_file() for p in paths):
-        raise _error(410, "GONE", "the export's files are no longer all in the store")
-    return StreamingResponse(
-        zip_stream(paths),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="export-{job_id}.zip"'},
-    )
+    return _archive_response(job_id, job, await _repository(request).files(str(job_id)))
 
 
 @router.get("/{job_id}/manifest", summary="Get an export's manifest", response_model=None)
@@ -232,6 +218,32 @@ async def _job_or_404(request: Request, principal: Principal, job_id: uuid.UUID)
     return job
 
 
+def _file_response(row: dict[str, Any]) -> FileResponse:
+    """One stored file; Starlette's FileResponse answers Range requests."""
+    path = Path(row["path"])
+    if not path.is_file():
+        raise _error(410, "GONE", "the export's file is no longer in the store")
+    return FileResponse(
+        path,
+        media_type=media_type(row["file_name"]),
+        filename=row["file_name"],
+        headers={"X-Content-SHA256": row["sha256"].strip()},
+    )
+
+
+def _archive_response(
+    job_id: uuid.UUID, job: dict[str, Any], files: list[dict[str, Any]]
+) -> StreamingResponse:
+    paths = [Path(f["path"]) for f in files] + [Path(job["output_path"]) / MANIFEST]
+    if not all(p.is_file() for p in paths):
+        raise _error(410, "GONE", "the export's files are no longer all in the store")
+    return StreamingResponse(
+        zip_stream(paths),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="export-{job_id}.zip"'},
+    )
+
+
 def _check_downloadable(job: dict[str, Any]) -> None:
     if job["status"] != ExportStatus.COMPLETED.value:
         raise _error(404, "NOT_READY", "Export not available", status=job["status"])
@@ -260,3 +272,38 @@ def _file_json(job_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:
         "sha256": row["sha256"].strip(),
         "url": f"/v1/exports/{job_id}/download?file={row['file_name']}",
     }
+
+
+links = APIRouter(prefix="/v1/links", tags=["Data Export"])
+
+
+@links.get("/{job_id}/{file_name}", summary="Download through a signed link", response_model=None)
+async def signed_download(
+    job_id: uuid.UUID,
+    file_name: str,
+    request: Request,
+    tenant: Annotated[uuid.UUID, Query()],
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=64)],
+) -> FileResponse | StreamingResponse:
+    """A completed export's file, or all of it as a ZIP, with no token: the link's signature
+    (tenant, job, file, expiry) is the permission. 403 for an altered link, 410 once expired.
+    Supports HTTP Range, so a large download can resume."""
+    secret = request.app.state.settings.link_secret
+    try:
+        check(secret, str(tenant), str(job_id), file_name, expires, signature, time.time())
+    except LinkInvalid as exc:
+        raise _error(403, "FORBIDDEN", str(exc)) from None
+    except LinkExpired as exc:
+        raise _error(410, "EXPIRED", str(exc)) from None
+    job = await _repository(request).get(str(tenant), str(job_id))
+    if job is None:
+        raise _error(404, "NOT_FOUND", "Export job not found")
+    _check_downloadable(job)
+    files = await _repository(request).files(str(job_id))
+    if file_name == ARCHIVE:
+        return _archive_response(job_id, job, files)
+    chosen = next((f for f in files if f["file_name"] == file_name), None)
+    if chosen is None:
+        raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file_name!r}")
+    return _file_response(chosen)

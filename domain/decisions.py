@@ -16,6 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import inbox
 from domain.job import JobState, apply
 from domain.request import ExportStatus
+from domain.signed_links import ARCHIVE, make_link
 from events import models as ev
 
 Draft = tuple[type[ev.Event], dict[str, Any]]
@@ -38,6 +39,7 @@ class CompletionContext:
     api_url: str
     store_dir: str
     retention: timedelta
+    link_secret: str
 
 
 def decide(
@@ -131,6 +133,17 @@ def _start(state: JobState) -> list[Draft]:
 def _completion(
     state: JobState, ordered: list[ev.ExportFile], ctx: CompletionContext, now: datetime
 ) -> Draft:
+    expires_at = now + ctx.retention
+    # One file: a link to it; several: a link to all of them as one ZIP.
+    target = ordered[0].name if len(ordered) == 1 else ARCHIVE
+    link = make_link(
+        ctx.api_url,
+        ctx.link_secret,
+        state.tenant_id,
+        state.job_id,
+        target,
+        int(expires_at.timestamp()),
+    )
     return (
         ev.ExportCompleted,
         {
@@ -138,7 +151,7 @@ def _completion(
             "total_bytes": sum(f.bytes for f in ordered),
             "files": ordered,
             "output_path": f"{ctx.store_dir}/{state.tenant_id}/{state.job_id}",
-            "download_url": f"{ctx.api_url}/v1/exports/{state.job_id}/download",
-            "expires_at": now + ctx.retention,
+            "download_url": link,
+            "expires_at": expires_at,
         },
     )

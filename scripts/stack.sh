@@ -36,6 +36,7 @@ export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export EXPORT_API_PORT=$API_PORT
 export EXPORT_API_URL=http://127.0.0.1:$API_PORT
 export EXPORT_JWT_SECRET=\${EXPORT_JWT_SECRET:-dev-only-export-jwt-secret-change-me-32b}
+export EXPORT_LINK_SECRET=\${EXPORT_LINK_SECRET:-dev-only-export-link-secret-change-me-32}
 export EXPORT_STORE_DIR=$STACK/exports
 export EXPORT_WORKER_DATA_DIR=$STACK/worker
 EOF

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from agents.settings import Settings
+from domain.signed_links import make_link
 from tests.integration.conftest import TENANT_A, TENANT_B, USER_A, USER_B, api_client
 
 REQUEST = {
@@ -59,7 +60,7 @@ def test_submit_watch_and_download(settings: Settings) -> None:
     assert job["fileCount"] == len(range(0, job["totalRows"], 40000))
     assert job["name"] == "API export" and job["queryDefinition"]["source"] == "fact_trades"
     assert job["requestedBy"] == USER_A and job["tenantId"] == TENANT_A
-    assert job["downloadUrl"].endswith(f"/v1/exports/{job_id}/download")
+    assert job["downloadUrl"].startswith(f"{settings.api_url}/v1/links/{job_id}/export.zip?")
     assert all(v["processedRows"] <= v["totalRows"] for v in views if v["totalRows"])
 
     files = api.get(f"/v1/exports/{job_id}/files").json()["files"]
@@ -173,3 +174,44 @@ def test_openapi_is_served(settings: Settings) -> None:
     document = httpx.get(f"{settings.api_url}/openapi.json").json()
     assert "/v1/exports" in document["paths"]
     assert "/v1/exports/{job_id}/download" in document["paths"]
+
+
+def test_signed_links_open_without_a_token_until_they_expire(settings: Settings) -> None:
+    api = api_client(settings, TENANT_A, USER_A)
+    job_id = api.post("/v1/exports", json=REQUEST).json()["id"]
+    job = wait_for_status(api, job_id)[-1]
+    files = api.get(f"/v1/exports/{job_id}/files").json()["files"]
+    anonymous = httpx.Client(timeout=30)
+
+    # Several files: the job's link is to all of them as one ZIP.
+    bundle = anonymous.get(job["downloadUrl"])
+    assert bundle.status_code == 200, bundle.text
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        assert archive.namelist() == [f["name"] for f in files] + ["manifest.json"]
+
+    first = files[0]
+    whole = api.get(first["url"]).content
+    expires = int(time.time()) + 600
+    link = make_link(
+        settings.api_url, settings.link_secret, TENANT_A, job_id, first["name"], expires
+    )
+    assert anonymous.get(link).content == whole
+    part = anonymous.get(link, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole[100:200]
+
+    tampered = link[:-1] + ("A" if link[-1] != "A" else "B")
+    assert anonymous.get(tampered).status_code == 403
+    old = make_link(
+        settings.api_url,
+        settings.link_secret,
+        TENANT_A,
+        job_id,
+        first["name"],
+        int(time.time()) - 1,
+    )
+    assert anonymous.get(old).status_code == 410
+    # A genuine link for another tenant cannot reach this tenant's job.
+    foreign = make_link(
+        settings.api_url, settings.link_secret, TENANT_B, job_id, first["name"], expires
+    )
+    assert anonymous.get(foreign).status_code == 404

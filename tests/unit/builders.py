@@ -11,7 +11,7 @@ from domain.request import ExportRequest
 TENANT = "11111111-1111-4111-8111-111111111111"
 USER = "0d0d0d0d-0000-4000-8000-000000000001"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-CONTEXT = CompletionContext("http://api", "/store", timedelta(days=7))
+CONTEXT = CompletionContext("http://api", "/store", timedelta(days=7), "link-secret")
 
 
 def request_payload(**overrides: Any) -> dict[str, Any]:
