@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from domain.catalogue import CATALOGUE, Column, ColumnType, Source
 from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
 
-BUILT_FORMATS = set(ExportFormat)
 MAX_ROWS_PER_FILE = 10_000_000
 MIN_FILE_BYTES = 64 * 1024
 MAX_FILE_BYTES = 1 << 40
@@ -153,10 +152,6 @@ def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
 def resolve(request: ExportRequest) -> ResolvedQuery:
     """Check the request against the catalogue and what is built; raise RequestInvalid."""
     errors = _check_sizes(request) + check_format_options(request)
-    if request.format not in BUILT_FORMATS:
-        errors.append(
-            FieldError("format", f"{request.format.value} exports are not available yet; use CSV")
-        )
     method = request.delivery_method()
     if method not in BUILT_DELIVERY:
         errors.append(
