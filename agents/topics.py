@@ -20,7 +20,6 @@ from agents.settings import Settings
 class TopicSpec:
     name: str
     partitions: int
-    compacted: bool = False
 
 
 def service_topics(settings: Settings) -> list[TopicSpec]:
@@ -65,7 +64,6 @@ def create_topics(settings: Settings) -> None:
                 t.name,
                 num_partitions=t.partitions,
                 replication_factor=1,
-                config={"cleanup.policy": "compact"} if t.compacted else {},
             )
             for t in wanted
         ]

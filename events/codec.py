@@ -89,7 +89,3 @@ def decode(data: bytes) -> models.Message:
         return MESSAGE_TYPES[name].model_validate(record)
     except Exception as exc:  # any decoding failure means the same to callers
         raise UndecodableMessage(f"cannot decode {name}: {exc}") from exc
-
-
-def type_name(message: models.Message) -> str:
-    return type(message).__name__
