@@ -2,6 +2,7 @@
 
 from agents import (  # noqa: F401 - imported to register the agents
     command_agent,
+    delivery_agent,
     extractor_agent,
     job_agent,
     projection_agent,

@@ -9,6 +9,7 @@ import faust
 
 from agents.settings import Settings
 from domain.decisions import CompletionContext
+from stores.export_store import ExportStore
 
 settings = Settings.from_env()
 worker_id = os.environ.get("EXPORT_WORKER_ID", "1")
@@ -36,6 +37,7 @@ events_topic = app.topic(settings.events_topic, key_type=bytes, value_type=bytes
 job_inbox_topic = app.topic(settings.job_inbox_topic, key_type=bytes, value_type=bytes)
 tasks_topic = app.topic(settings.tasks_topic, key_type=bytes, value_type=bytes)
 completions_topic = app.topic(settings.completions_topic, key_type=bytes, value_type=bytes)
+deliveries_topic = app.topic(settings.deliveries_topic, key_type=bytes, value_type=bytes)
 dead_letter_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
 
 # Each job's state, keyed by job id: the fold of its events (domain.job.apply), stored as JSON.
@@ -53,4 +55,9 @@ completion_context = CompletionContext(
     store_dir=str(settings.store_dir),
     retention=timedelta(days=settings.retention_days),
     link_secret=settings.link_secret,
+    delivery_max_attempts=settings.delivery_max_attempts,
+    delivery_retry_seconds=settings.delivery_retry_seconds,
 )
+
+# Where export files are kept (local folders or the S3 store), shared by every agent.
+export_store = ExportStore(settings)

@@ -14,7 +14,14 @@ from uuid import UUID
 import faust
 import psycopg
 
-from agents.app import app, commands_topic, dead_letter_topic, job_inbox_topic, settings
+from agents.app import (
+    app,
+    commands_topic,
+    dead_letter_topic,
+    export_store,
+    job_inbox_topic,
+    settings,
+)
 from agents.sending import send_acked
 from domain import inbox
 from domain.decisions import job_id_for
@@ -75,6 +82,9 @@ def _ids_are_uuids(command: RequestExport | CancelExport) -> bool:
 async def _open_job(command: RequestExport) -> None:
     job_id = job_id_for(command.tenant_id, command.command_id)
     outcome = await _decide(command)
+    if isinstance(outcome, inbox.Acceptance):
+        location = export_store.output_location(command.tenant_id, job_id)
+        outcome = outcome.model_copy(update={"output_location": location})
     message = inbox.OpenJob(
         job_id=job_id,
         message_id=command.command_id,

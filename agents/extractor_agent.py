@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import faust
 
-from agents.app import app, job_inbox_topic, settings, tasks_topic
+from agents.app import app, export_store, job_inbox_topic, settings, tasks_topic
 from agents.sending import send_acked
 from domain import inbox
 from domain.request import ExportFormat
@@ -60,6 +60,8 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         inbox.ChunkStarted(job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index)
     )
     loop = asyncio.get_running_loop()
+    # Tasks from before stores were configurable name no location: the local store.
+    location = task.output_location or str(job_dir(settings.store_dir, task.tenant_id, task.job_id))
 
     def on_progress(rows: int) -> None:
         message = inbox.ChunkProgress(
@@ -73,7 +75,7 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         task.tenant_id,
         task.request,
         chunk,
-        job_dir(settings.store_dir, task.tenant_id, task.job_id),
+        export_store.working_dir(location, task.tenant_id, task.job_id),
         on_progress,
         ProgressPolicy(settings.progress_every_rows, settings.progress_every_seconds),
     )
@@ -82,18 +84,20 @@ async def run_task(task: inbox.ExtractChunk) -> None:
             extracted = await extract
     else:
         extracted = await extract
+    # For the S3 store: upload each finished file (multipart, from disk), then drop it locally.
+    kept = [await asyncio.to_thread(export_store.keep, done.path, location) for done in extracted]
     files = [
         ExportFile(
             chunk_index=chunk.index,
             part=part,
             name=done.path.name,
-            path=str(done.path),
+            path=path,
             rows=done.rows,
             bytes=done.bytes,
             sha256=done.sha256,
             notes=list(done.notes),
         )
-        for part, done in enumerate(extracted, start=1)
+        for part, (done, path) in enumerate(zip(extracted, kept, strict=True), start=1)
     ]
     await _report(
         inbox.ChunkDone(

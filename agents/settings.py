@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The service's own S3 store (not a customer's bucket)."""
+
+    endpoint_url: str | None
+    region: str
+    bucket: str
+    access_key_id: str | None
+    secret_access_key: str | None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    # A private CA (the local stack's self-signed certificate); None trusts the system's CAs.
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -25,11 +47,25 @@ class Settings:
     job_inbox_topic: str = "export.job-inbox"
     tasks_topic: str = "export.tasks"
     completions_topic: str = "export.completions"
+    deliveries_topic: str = "export.deliveries"
     dead_letter_topic: str = "export.dead-letter"
     retention_days: int = 7
     default_max_rows_per_file: int = 1_000_000
     progress_every_rows: int = 100_000
     progress_every_seconds: float = 2.0
+    # Where new exports are kept: "local" (store_dir) or "s3" (the S3 store below), with
+    # per-tenant exceptions.
+    store: str = "local"
+    store_by_tenant: dict[str, str] = field(default_factory=dict)
+    s3_store: S3Settings | None = None
+    delivery_secrets_file: Path | None = None
+    sftp_known_hosts: Path | None = None
+    smtp: SmtpSettings | None = None
+    delivery_max_attempts: int = 5
+    delivery_retry_seconds: float = 30.0
+
+    def store_for(self, tenant_id: str) -> str:
+        return self.store_by_tenant.get(tenant_id, self.store)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +94,39 @@ class Settings:
             api_url=env.get("EXPORT_API_URL", f"http://127.0.0.1:{port}"),
             partitions=int(env.get("EXPORT_TOPIC_PARTITIONS", "4")),
             retention_days=int(env.get("EXPORT_RETENTION_DAYS", "7")),
+            store=env.get("EXPORT_STORE", "local"),
+            store_by_tenant=_pairs(env.get("EXPORT_STORE_BY_TENANT", "")),
+            s3_store=S3Settings(
+                endpoint_url=env.get("EXPORT_S3_ENDPOINT_URL") or None,
+                region=env.get("EXPORT_S3_REGION", "us-east-1"),
+                bucket=env["EXPORT_S3_BUCKET"],
+                access_key_id=env.get("EXPORT_S3_ACCESS_KEY_ID") or None,
+                secret_access_key=env.get("EXPORT_S3_SECRET_ACCESS_KEY") or None,
+            )
+            if env.get("EXPORT_S3_BUCKET")
+            else None,
+            delivery_secrets_file=_path_or_none(env.get("EXPORT_DELIVERY_SECRETS")),
+            sftp_known_hosts=_path_or_none(env.get("EXPORT_SFTP_KNOWN_HOSTS")),
+            smtp=SmtpSettings(
+                host=env["EXPORT_SMTP_HOST"],
+                port=int(env.get("EXPORT_SMTP_PORT", "587")),
+                sender=env.get("EXPORT_SMTP_SENDER", "exports@localhost"),
+                username=env.get("EXPORT_SMTP_USERNAME") or None,
+                password=env.get("EXPORT_SMTP_PASSWORD") or None,
+                ca_file=_path_or_none(env.get("EXPORT_SMTP_CA_FILE")),
+            )
+            if env.get("EXPORT_SMTP_HOST")
+            else None,
+            delivery_max_attempts=int(env.get("EXPORT_DELIVERY_MAX_ATTEMPTS", "5")),
+            delivery_retry_seconds=float(env.get("EXPORT_DELIVERY_RETRY_SECONDS", "30")),
         )
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """`a=x,b=y` as a dict."""
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _path_or_none(text: str | None) -> Path | None:
+    return Path(text).resolve() if text else None

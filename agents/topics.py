@@ -31,6 +31,7 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.job_inbox_topic, p),
         TopicSpec(settings.tasks_topic, p),
         TopicSpec(settings.completions_topic, p),
+        TopicSpec(settings.deliveries_topic, p),
         TopicSpec(settings.dead_letter_topic, 1),
     ]
 

@@ -14,7 +14,8 @@ JOB_COLUMNS = sql.SQL("""
     id, tenant_id, name, description, query_definition, format, format_options, status,
     delivery, requested_by, requested_at, started_at, completed_at, processed_rows, total_rows,
     progress_percent, output_path, file_size_bytes, file_count, download_url, expires_at,
-    error_message, error_code, created_at, updated_at
+    error_message, error_code, delivery_status, delivery_attempts, delivery_error, delivered_to,
+    delivered_at, created_at, updated_at
 """)
 GET_JOB = sql.SQL(
     "SELECT {} FROM export_service.export_jobs WHERE id = %s AND tenant_id = %s"

@@ -14,6 +14,7 @@ from agents.settings import Settings
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
 from api.routes import links, router
+from stores.export_store import ExportStore
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.jobs = JobsRepository(pool)
         app.state.publisher = publisher
+        app.state.store = ExportStore(settings)
         try:
             yield
         finally:

@@ -6,11 +6,18 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic.alias_generators import to_camel
 
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
@@ -24,10 +31,14 @@ from domain.validation import RequestInvalid, validate_request
 from events.models import CancelExport, RequestExport
 from extraction.formats import media_type
 from extraction.manifest import MANIFEST
+from stores.export_store import ExportStore, join
 
 router = APIRouter(prefix="/v1/exports", tags=["Data Export"])
 Caller = Annotated[Principal, Depends(authenticate)]
 
+# A presigned URL only has to live long enough for the redirect to be followed; the link or
+# token that led to it carries the real expiry.
+PRESIGNED_SECONDS = 300
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:export-service:idempotency-key")
 FINISHED = {
     ExportStatus.COMPLETED,
@@ -145,7 +156,7 @@ async def download(
     request: Request,
     principal: Caller,
     file: str | None = None,
-) -> FileResponse | JSONResponse:
+) -> Response:
     """Stream the export's file; with several files, name one with `?file=`, or get the list."""
     require(principal, READ_ROLE)
     job = await _job_or_404(request, principal, job_id)
@@ -165,7 +176,7 @@ async def download(
     chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
     if chosen is None:
         raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
-    return _file_response(chosen)
+    return await _file_response(request, chosen)
 
 
 @router.get("/{job_id}/archive", summary="Download every file as one ZIP", response_model=None)
@@ -174,19 +185,18 @@ async def archive(job_id: uuid.UUID, request: Request, principal: Caller) -> Str
     require(principal, READ_ROLE)
     job = await _job_or_404(request, principal, job_id)
     _check_downloadable(job)
-    return _archive_response(job_id, job, await _repository(request).files(str(job_id)))
+    files = await _repository(request).files(str(job_id))
+    return await _archive_response(request, job_id, job, files)
 
 
 @router.get("/{job_id}/manifest", summary="Get an export's manifest", response_model=None)
-async def manifest(job_id: uuid.UUID, request: Request, principal: Caller) -> FileResponse:
+async def manifest(job_id: uuid.UUID, request: Request, principal: Caller) -> Response:
     """manifest.json: format, schema, files with rows and SHA-256, snapshot and notes."""
     require(principal, READ_ROLE)
     job = await _job_or_404(request, principal, job_id)
     _check_downloadable(job)
-    path = Path(job["output_path"]) / MANIFEST
-    if not path.is_file():
-        raise _error(410, "GONE", "the export's manifest is no longer in the store")
-    return FileResponse(path, media_type="application/json", filename=MANIFEST)
+    manifest_file = {"file_name": MANIFEST, "path": join(job["output_path"], MANIFEST)}
+    return await _file_response(request, manifest_file)
 
 
 @router.delete("/{job_id}", status_code=202, summary="Cancel export job")
@@ -218,27 +228,43 @@ async def _job_or_404(request: Request, principal: Principal, job_id: uuid.UUID)
     return job
 
 
-def _file_response(row: dict[str, Any]) -> FileResponse:
-    """One stored file; Starlette's FileResponse answers Range requests."""
-    path = Path(row["path"])
-    if not path.is_file():
+def _store(request: Request) -> ExportStore:
+    store: ExportStore = request.app.state.store
+    return store
+
+
+async def _file_response(request: Request, row: dict[str, Any]) -> Response:
+    """One stored file. A local file is served here (Starlette's FileResponse answers Range
+    requests); an S3 object by a redirect to a presigned URL, which S3 serves, Range and all."""
+    store = _store(request)
+    location = row["path"]
+    if not await run_in_threadpool(store.exists, location):
         raise _error(410, "GONE", "the export's file is no longer in the store")
+    presigned = await run_in_threadpool(
+        store.presigned_url, location, PRESIGNED_SECONDS, row["file_name"]
+    )
+    if presigned is not None:
+        return RedirectResponse(presigned, status_code=307)
+    headers = {"X-Content-SHA256": row["sha256"].strip()} if row.get("sha256") else {}
     return FileResponse(
-        path,
+        location,
         media_type=media_type(row["file_name"]),
         filename=row["file_name"],
-        headers={"X-Content-SHA256": row["sha256"].strip()},
+        headers=headers,
     )
 
 
-def _archive_response(
-    job_id: uuid.UUID, job: dict[str, Any], files: list[dict[str, Any]]
+async def _archive_response(
+    request: Request, job_id: uuid.UUID, job: dict[str, Any], files: list[dict[str, Any]]
 ) -> StreamingResponse:
-    paths = [Path(f["path"]) for f in files] + [Path(job["output_path"]) / MANIFEST]
-    if not all(p.is_file() for p in paths):
-        raise _error(410, "GONE", "the export's files are no longer all in the store")
+    store = _store(request)
+    entries = [(f["file_name"], f["path"]) for f in files]
+    entries.append((MANIFEST, join(job["output_path"], MANIFEST)))
+    for _, location in entries:
+        if not await run_in_threadpool(store.exists, location):
+            raise _error(410, "GONE", "the export's files are no longer all in the store")
     return StreamingResponse(
-        zip_stream(paths),
+        zip_stream([(name, partial(store.open, location)) for name, location in entries]),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="export-{job_id}.zip"'},
     )
@@ -285,7 +311,7 @@ async def signed_download(
     tenant: Annotated[uuid.UUID, Query()],
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(max_length=64)],
-) -> FileResponse | StreamingResponse:
+) -> Response:
     """A completed export's file, or all of it as a ZIP, with no token: the link's signature
     (tenant, job, file, expiry) is the permission. 403 for an altered link, 410 once expired.
     Supports HTTP Range, so a large download can resume."""
@@ -302,8 +328,8 @@ async def signed_download(
     _check_downloadable(job)
     files = await _repository(request).files(str(job_id))
     if file_name == ARCHIVE:
-        return _archive_response(job_id, job, files)
+        return await _archive_response(request, job_id, job, files)
     chosen = next((f for f in files if f["file_name"] == file_name), None)
     if chosen is None:
         raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file_name!r}")
-    return _file_response(chosen)
+    return await _file_response(request, chosen)

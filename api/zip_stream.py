@@ -7,9 +7,8 @@ with ZIP64 sizes, so memory stays at one block whatever the export's size.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 BLOCK = 1 << 20
 # A fixed entry time keeps the archive the same for the same files.
@@ -40,14 +39,18 @@ class _Sink:
         return data
 
 
-def zip_stream(paths: list[Path]) -> Iterator[bytes]:
+Opener = Callable[[], IO[bytes]]
+
+
+def zip_stream(entries: list[tuple[str, Opener]]) -> Iterator[bytes]:
+    """The ZIP of (name, opener) entries; each source is opened only when its turn comes."""
     sink = _Sink()
     # The stubs want a seekable file; zipfile itself takes any object with write and tell.
     archive_target: Any = sink
     with zipfile.ZipFile(archive_target, mode="w", compression=zipfile.ZIP_STORED) as archive:
-        for path in paths:
-            info = zipfile.ZipInfo(path.name, date_time=ENTRY_TIME)
-            with archive.open(info, "w", force_zip64=True) as entry, open(path, "rb") as source:
+        for name, opener in entries:
+            info = zipfile.ZipInfo(name, date_time=ENTRY_TIME)
+            with archive.open(info, "w", force_zip64=True) as entry, opener() as source:
                 while block := source.read(BLOCK):
                     entry.write(block)
                     yield sink.take()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import inbox
+from domain import delivery, inbox
 from domain.job import JobState, apply
 from domain.request import ExportStatus
 from domain.signed_links import ARCHIVE, make_link
@@ -40,6 +40,8 @@ class CompletionContext:
     store_dir: str
     retention: timedelta
     link_secret: str
+    delivery_max_attempts: int = 5
+    delivery_retry_seconds: float = 30.0
 
 
 def decide(
@@ -47,6 +49,8 @@ def decide(
 ) -> list[Draft]:
     if isinstance(message, inbox.OpenJob):
         return [] if state is not None else _open(message)
+    if isinstance(message, inbox.DeliveryAttempted):
+        return _delivery_outcome(state, message, ctx, now)
     if state is None or state.is_terminal:
         return []
     match message:
@@ -126,6 +130,48 @@ def _open(message: inbox.OpenJob) -> list[Draft]:
     return drafts
 
 
+def _delivery_outcome(
+    state: JobState | None, message: inbox.DeliveryAttempted, ctx: CompletionContext, now: datetime
+) -> list[Draft]:
+    # Only the attempt the job is waiting for counts: a redelivered report is a duplicate.
+    if (
+        state is None
+        or state.delivery_status != delivery.PENDING
+        or message.attempt != state.delivery_attempts + 1
+    ):
+        return []
+    if message.delivered:
+        return [
+            (
+                ev.ExportDelivered,
+                {
+                    "method": message.method,
+                    "attempt": message.attempt,
+                    "destination": message.destination,
+                },
+            )
+        ]
+    retry_at = delivery.next_attempt_at(
+        message.attempt,
+        message.permanent,
+        ctx.delivery_max_attempts,
+        ctx.delivery_retry_seconds,
+        now,
+    )
+    return [
+        (
+            ev.DeliveryFailed,
+            {
+                "method": message.method,
+                "attempt": message.attempt,
+                "reason": message.reason or "unknown failure",
+                "permanent": message.permanent,
+                "next_attempt_at": retry_at,
+            },
+        )
+    ]
+
+
 def _start(state: JobState) -> list[Draft]:
     return [(ev.ExportStarted, {})] if state.status is ExportStatus.QUEUED else []
 
@@ -150,7 +196,8 @@ def _completion(
             "total_rows": sum(f.rows for f in ordered),
             "total_bytes": sum(f.bytes for f in ordered),
             "files": ordered,
-            "output_path": f"{ctx.store_dir}/{state.tenant_id}/{state.job_id}",
+            "output_path": state.output_location
+            or f"{ctx.store_dir}/{state.tenant_id}/{state.job_id}",
             "download_url": link,
             "expires_at": expires_at,
         },

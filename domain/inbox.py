@@ -7,12 +7,13 @@ of these, and the job agent decides, numbers and appends.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from domain.plan import ChunkPlan
-from domain.request import ExportRequest
+from domain.request import ExportRequest, ExportStatus
 from events.models import ExportFile
 
 
@@ -30,6 +31,7 @@ class Acceptance(BaseModel):
     high_water_mark: int
     max_rows_per_file: int
     chunks: list[ChunkPlan]
+    output_location: str = ""
 
 
 class Rejection(BaseModel):
@@ -80,8 +82,26 @@ class CancelRequested(InboxMessage):
     reason: str
 
 
+class DeliveryAttempted(InboxMessage):
+    """One delivery attempt's outcome, from the delivery agent."""
+
+    kind: Literal["DeliveryAttempted"] = "DeliveryAttempted"
+    attempt: int
+    method: str
+    delivered: bool
+    destination: str
+    reason: str | None = None
+    permanent: bool = False
+
+
 AnyInboxMessage = Annotated[
-    OpenJob | ChunkStarted | ChunkProgress | ChunkDone | ChunkFailed | CancelRequested,
+    OpenJob
+    | ChunkStarted
+    | ChunkProgress
+    | ChunkDone
+    | ChunkFailed
+    | CancelRequested
+    | DeliveryAttempted,
     Field(discriminator="kind"),
 ]
 INBOX = TypeAdapter(AnyInboxMessage)
@@ -107,3 +127,25 @@ class ExtractChunk(BaseModel):
     request: ExportRequest
     chunk: ChunkPlan
     high_water_mark: int
+    # Empty in tasks from before stores were configurable: the local store.
+    output_location: str = ""
+
+
+class DeliverExport(BaseModel):
+    """A delivery attempt on export.deliveries (JSON, keyed by job id): everything the
+    delivery agent needs, so it keeps no state of its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    tenant_id: str
+    user_id: str
+    request: ExportRequest
+    attempt: int
+    not_before: datetime
+    outcome: ExportStatus
+    files: list[ExportFile]
+    output_location: str
+    download_url: str | None = None
+    expires_at: datetime | None = None
+    error_message: str | None = None

@@ -12,6 +12,7 @@ from decimal import ROUND_DOWN, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from domain import delivery
 from domain.plan import ChunkPlan
 from domain.request import ExportRequest, ExportStatus
 from events import models as ev
@@ -44,6 +45,14 @@ class JobState(BaseModel):
     expires_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # Where the files are kept: a local folder or an s3:// prefix (see stores.export_store).
+    output_location: str = ""
+    # Delivery after the job ended (S3, SFTP, EMAIL): PENDING, DELIVERED or FAILED.
+    delivery_status: str | None = None
+    delivery_attempts: int = 0
+    delivery_error: str | None = None
+    delivered_to: str | None = None
+    delivered_at: datetime | None = None
 
     @property
     def processed_rows(self) -> int:
@@ -96,6 +105,7 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
                 high_water_mark=event.high_water_mark,
                 max_rows_per_file=event.max_rows_per_file,
                 chunks=event.chunks,
+                output_location=event.output_location,
             )
         case ev.ExportRejected():
             changes.update(
@@ -143,9 +153,27 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
                 completed_at=envelope.occurred_at,
                 error_message=event.reason,
             )
+        case ev.ExportDelivered():
+            changes.update(
+                delivery_status=delivery.DELIVERED,
+                delivery_attempts=event.attempt,
+                delivery_error=None,
+                delivered_to=event.destination,
+                delivered_at=envelope.occurred_at,
+            )
+        case ev.DeliveryFailed():
+            changes.update(
+                delivery_status=delivery.PENDING if event.next_attempt_at else delivery.FAILED,
+                delivery_attempts=event.attempt,
+                delivery_error=f"attempt {event.attempt}: {event.reason}",
+            )
         case _:
             raise FoldError(f"unknown event {type(event).__name__}")
-    return state.model_copy(update=changes)
+    new_state = state.model_copy(update=changes)
+    ends = isinstance(event, ev.ExportCompleted | ev.ExportFailed | ev.ExportCancelled)
+    if ends and delivery.delivery_due(state.request, new_state.status):
+        new_state = new_state.model_copy(update={"delivery_status": delivery.PENDING})
+    return new_state
 
 
 def is_duplicate(state: JobState | None, event: ev.JobEvent) -> bool:

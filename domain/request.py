@@ -144,6 +144,8 @@ class S3Delivery(Model):
     bucket: str
     key: str
     region: str | None = None
+    # Names the tenant's S3 profile in configuration; credentials never travel in a request.
+    profile: str = "default"
 
 
 class SftpDelivery(Model):
@@ -151,6 +153,8 @@ class SftpDelivery(Model):
     port: int = 22
     username: str
     path: str
+    # Names the tenant's SFTP secret (key or password) in configuration.
+    secret: str = "default"
 
 
 class EmailDelivery(Model):

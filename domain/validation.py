@@ -17,7 +17,9 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from domain.catalogue import CATALOGUE, Column, ColumnType, Source
-from domain.request import DeliveryMethod, ExportFormat, ExportRequest, Scalar
+from domain.delivery_rules import check_delivery
+from domain.field_errors import FieldError, RequestInvalid
+from domain.request import ExportFormat, ExportRequest, Scalar
 
 MAX_ROWS_PER_FILE = 10_000_000
 MIN_FILE_BYTES = 64 * 1024
@@ -29,25 +31,7 @@ IDENTIFIER_MAX = 63
 COLUMNS_MAX = 200
 FILTERS_MAX = 50
 ORDER_MAX = 10
-BUILT_DELIVERY = {DeliveryMethod.DOWNLOAD}
 MAX_IN_VALUES = 1000
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.reason}"
-
-
-class RequestInvalid(Exception):
-    """The request cannot be accepted; `errors` says where and why."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
 
 
 class Operator(str, Enum):
@@ -150,15 +134,8 @@ def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
 
 
 def resolve(request: ExportRequest) -> ResolvedQuery:
-    """Check the request against the catalogue and what is built; raise RequestInvalid."""
-    errors = _check_sizes(request) + check_format_options(request)
-    method = request.delivery_method()
-    if method not in BUILT_DELIVERY:
-        errors.append(
-            FieldError(
-                "delivery.method", f"{method.value} delivery is not available yet; use DOWNLOAD"
-            )
-        )
+    """Check the request against the catalogue and its options; raise RequestInvalid."""
+    errors = _check_sizes(request) + check_format_options(request) + check_delivery(request)
     query = request.query_definition
     source = CATALOGUE.get(query.source)
     if source is None:

@@ -33,6 +33,8 @@ MESSAGE_TYPES: dict[str, type[models.Message]] = {
         models.ExportCompleted,
         models.ExportFailed,
         models.ExportCancelled,
+        models.ExportDelivered,
+        models.DeliveryFailed,
         models.ExportCompletionNotice,
     )
 }

@@ -72,6 +72,8 @@ class ExportAccepted(Event):
     high_water_mark: int
     max_rows_per_file: int
     chunks: list[ChunkPlan]
+    # Empty in events from before stores were configurable: those files are in the local store.
+    output_location: str = ""
 
 
 class ExportRejected(Event):
@@ -126,6 +128,20 @@ class ExportCancelled(Event):
     reason: str
 
 
+class ExportDelivered(Event):
+    method: str
+    attempt: int
+    destination: str
+
+
+class DeliveryFailed(Event):
+    method: str
+    attempt: int
+    reason: str
+    permanent: bool
+    next_attempt_at: datetime | None = None
+
+
 JobEvent = (
     ExportRequested
     | ExportAccepted
@@ -136,6 +152,8 @@ JobEvent = (
     | ExportCompleted
     | ExportFailed
     | ExportCancelled
+    | ExportDelivered
+    | DeliveryFailed
 )
 
 TERMINAL_STATUSES = {
@@ -169,3 +187,6 @@ class ExportCompletionNotice(Message):
     expires_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    delivery_method: str = "DOWNLOAD"
+    delivery_status: str | None = None
+    delivery_error: str | None = None

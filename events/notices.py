@@ -26,4 +26,7 @@ def completion_notice(state: JobState, occurred_at: datetime) -> ExportCompletio
         expires_at=state.expires_at,
         error_code=state.error_code,
         error_message=state.error_message,
+        delivery_method=state.request.delivery_method().value,
+        delivery_status=state.delivery_status,
+        delivery_error=state.delivery_error,
     )

@@ -22,13 +22,16 @@ INSERT INTO export_service.export_jobs (
     id, tenant_id, name, description, query_definition, format, format_options, status,
     delivery, requested_by, requested_at, started_at, completed_at, processed_rows, total_rows,
     progress_percent, output_path, file_size_bytes, file_count, download_url, expires_at,
-    error_message, error_code, updated_at, last_sequence, job_state)
+    error_message, error_code, delivery_status, delivery_attempts, delivery_error, delivered_to,
+    delivered_at, updated_at, last_sequence, job_state)
 VALUES (
     %(id)s, %(tenant_id)s, %(name)s, %(description)s, %(query_definition)s, %(format)s,
     %(format_options)s, %(status)s, %(delivery)s, %(requested_by)s, %(requested_at)s,
     %(started_at)s, %(completed_at)s, %(processed_rows)s, %(total_rows)s, %(progress_percent)s,
     %(output_path)s, %(file_size_bytes)s, %(file_count)s, %(download_url)s, %(expires_at)s,
-    %(error_message)s, %(error_code)s, now(), %(last_sequence)s, %(job_state)s)
+    %(error_message)s, %(error_code)s, %(delivery_status)s, %(delivery_attempts)s,
+    %(delivery_error)s, %(delivered_to)s, %(delivered_at)s, now(), %(last_sequence)s,
+    %(job_state)s)
 ON CONFLICT (id) DO UPDATE SET
     status = excluded.status, started_at = excluded.started_at,
     completed_at = excluded.completed_at, processed_rows = excluded.processed_rows,
@@ -36,7 +39,9 @@ ON CONFLICT (id) DO UPDATE SET
     output_path = excluded.output_path, file_size_bytes = excluded.file_size_bytes,
     file_count = excluded.file_count, download_url = excluded.download_url,
     expires_at = excluded.expires_at, error_message = excluded.error_message,
-    error_code = excluded.error_code, updated_at = now(),
+    error_code = excluded.error_code, delivery_status = excluded.delivery_status,
+    delivery_attempts = excluded.delivery_attempts, delivery_error = excluded.delivery_error,
+    delivered_to = excluded.delivered_to, delivered_at = excluded.delivered_at, updated_at = now(),
     last_sequence = excluded.last_sequence, job_state = excluded.job_state
 """
 
@@ -102,6 +107,11 @@ def _row(state: JobState) -> dict[str, object]:
         "expires_at": state.expires_at,
         "error_message": state.error_message,
         "error_code": state.error_code,
+        "delivery_status": state.delivery_status,
+        "delivery_attempts": state.delivery_attempts,
+        "delivery_error": state.delivery_error,
+        "delivered_to": state.delivered_to,
+        "delivered_at": state.delivered_at,
         "last_sequence": state.sequence,
         "job_state": Jsonb(json.loads(state.model_dump_json())),
     }

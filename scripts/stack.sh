@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The local stack without Docker: Kafka (KRaft, from Maven Central jars) and a PostgreSQL
-# cluster of the project's own, plus the service's worker and API processes.
+# The local stack without Docker: Kafka (KRaft, from Maven Central jars), a PostgreSQL
+# cluster of the project's own, the delivery servers (moto's S3 server, an asyncssh SFTP
+# server, an aiosmtpd SMTP server), plus the service's worker and API processes.
 #
-#   scripts/stack.sh up        start Kafka and PostgreSQL (idempotent), create roles and schemas
+#   scripts/stack.sh up        start Kafka, PostgreSQL and the delivery servers (idempotent)
+#   scripts/stack.sh start-smtp / stop-smtp, start-sftp / stop-sftp   one delivery server
 #   scripts/stack.sh services  start the worker(s) and the API in the background (idempotent)
 #   scripts/stack.sh down      stop everything this script started, by pid
 #   scripts/stack.sh status    show what is running
@@ -23,7 +25,16 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 PG_PORT=${PG_PORT:-15433}
 API_PORT=${EXPORT_API_PORT:-8080}
 WORKERS=${EXPORT_WORKERS:-1}
+S3_PORT=${S3_PORT:-19000}
+SFTP_PORT=${SFTP_PORT:-12222}
+# Listed in known_hosts with the same host key, but nothing listens there until a test starts
+# a server on it (a server that comes up late).
+SFTP_SPARE_PORT=${SFTP_SPARE_PORT:-12223}
+SMTP_PORT=${SMTP_PORT:-10025}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+# The demo tenants; the third keeps its exports in the S3 store, the others in local folders.
+TENANTS="11111111-1111-4111-8111-111111111111 22222222-2222-4222-8222-222222222222 33333333-3333-4333-8333-333333333333 44444444-4444-4444-8444-444444444444"
+S3_STORE_TENANT=33333333-3333-4333-8333-333333333333
 
 mkdir -p "$LOGS" "$PIDS"
 
@@ -39,6 +50,26 @@ export EXPORT_JWT_SECRET=\${EXPORT_JWT_SECRET:-dev-only-export-jwt-secret-change
 export EXPORT_LINK_SECRET=\${EXPORT_LINK_SECRET:-dev-only-export-link-secret-change-me-32}
 export EXPORT_STORE_DIR=$STACK/exports
 export EXPORT_WORKER_DATA_DIR=$STACK/worker
+export EXPORT_STORE=local
+export EXPORT_STORE_BY_TENANT=$S3_STORE_TENANT=s3
+export EXPORT_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+export EXPORT_S3_REGION=us-east-1
+export EXPORT_S3_BUCKET=export-store
+export EXPORT_S3_ACCESS_KEY_ID=export-store
+export EXPORT_S3_SECRET_ACCESS_KEY=export-store-secret
+export EXPORT_DELIVERY_SECRETS=$STACK/delivery-secrets.json
+export EXPORT_SFTP_KNOWN_HOSTS=$STACK/sftp/known_hosts
+export EXPORT_SMTP_HOST=127.0.0.1
+export EXPORT_SMTP_PORT=$SMTP_PORT
+export EXPORT_SMTP_SENDER=exports@export-service.localhost
+export EXPORT_SMTP_CA_FILE=$STACK/smtp/cert.pem
+export EXPORT_DELIVERY_MAX_ATTEMPTS=\${EXPORT_DELIVERY_MAX_ATTEMPTS:-5}
+export EXPORT_DELIVERY_RETRY_SECONDS=\${EXPORT_DELIVERY_RETRY_SECONDS:-1}
+export STACK_SFTP_PORT=$SFTP_PORT
+export STACK_SFTP_SPARE_PORT=$SFTP_SPARE_PORT
+export STACK_SFTP_ROOT=$STACK/sftp/root
+export STACK_SFTP_KEYS=$STACK/sftp/keys
+export STACK_MAILDIR=$STACK/mail
 EOF
 }
 
@@ -146,6 +177,95 @@ start_kafka() {
   log "kafka ready on 127.0.0.1:$KAFKA_PORT"
 }
 
+# moto's S3 server keeps objects in memory: restarting it empties the S3 store.
+start_s3() {
+  if running s3 "moto_server"; then log "s3 already running"; else
+    "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >>"$LOGS/s3.log" 2>&1 &
+    echo $! >"$PIDS/s3.pid"
+  fi
+  eval "$(print_env)"
+  "$PY" - <<PY || { log "s3 did not start; see $LOGS/s3.log"; exit 1; }
+import time, boto3, botocore
+s3 = boto3.client("s3", endpoint_url="$EXPORT_S3_ENDPOINT_URL", region_name="us-east-1",
+                  aws_access_key_id="stack", aws_secret_access_key="stack")
+for attempt in range(80):
+    try:
+        s3.list_buckets()
+        break
+    except botocore.exceptions.EndpointConnectionError:
+        time.sleep(0.25)
+for bucket in ("$EXPORT_S3_BUCKET", "customer-exports"):
+    s3.create_bucket(Bucket=bucket)
+PY
+  log "s3 (moto) ready on $EXPORT_S3_ENDPOINT_URL, buckets $EXPORT_S3_BUCKET and customer-exports"
+}
+
+sftp_keys() {
+  local dir="$STACK/sftp"
+  mkdir -p "$dir/root"
+  "$PY" "$ROOT/stack/sftp_server.py" keys "$dir/keys"
+  echo "[127.0.0.1]:$SFTP_PORT,[127.0.0.1]:$SFTP_SPARE_PORT $(cut -d' ' -f1,2 "$dir/keys/host_key.pub")" >"$dir/known_hosts"
+}
+
+start_sftp() {
+  local dir="$STACK/sftp"
+  if running sftp "sftp_server.py serve"; then log "sftp already running"; return; fi
+  sftp_keys
+  "$PY" "$ROOT/stack/sftp_server.py" serve --port "$SFTP_PORT" --root "$dir/root" \
+    --host-key "$dir/keys/host_key" --keys "$dir/keys" >>"$LOGS/sftp.log" 2>&1 &
+  echo $! >"$PIDS/sftp.pid"
+  wait_for_port "$SFTP_PORT" sftp
+}
+
+start_smtp() {
+  local dir="$STACK/smtp"
+  if running smtp "smtp_server.py"; then log "smtp already running"; return; fi
+  mkdir -p "$dir" "$STACK/mail"
+  if [ ! -f "$dir/cert.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -keyout "$dir/key.pem" -out "$dir/cert.pem" >>"$LOGS/smtp.log" 2>&1
+  fi
+  "$PY" "$ROOT/stack/smtp_server.py" --port "$SMTP_PORT" --maildir "$STACK/mail" \
+    --cert "$dir/cert.pem" --key "$dir/key.pem" >>"$LOGS/smtp.log" 2>&1 &
+  echo $! >"$PIDS/smtp.pid"
+  wait_for_port "$SMTP_PORT" smtp
+}
+
+wait_for_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 80); do
+    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null && {
+      log "$name ready on 127.0.0.1:$port"; return; }
+    sleep 0.25
+  done
+  log "$name did not start; see $LOGS/$name.log"; exit 1
+}
+
+# Credentials the workers resolve by name: never in a request or an event.
+write_delivery_secrets() {
+  eval "$(print_env)"
+  "$PY" - <<PY
+import json, pathlib
+profile = {"endpointUrl": "$EXPORT_S3_ENDPOINT_URL", "region": "us-east-1",
+           "accessKeyId": "customer", "secretAccessKey": "customer-secret"}
+keys = pathlib.Path("$STACK/sftp/keys")
+sftp = {"default": {"privateKeyFile": str(keys / "user_key")},
+        "password": {"password": (keys / "user_password").read_text().strip()}}
+tenants = {t: {"s3Profiles": {"default": profile}, "sftpSecrets": sftp} for t in "$TENANTS".split()}
+target = pathlib.Path("$EXPORT_DELIVERY_SECRETS")
+target.write_text(json.dumps({"tenants": tenants}, indent=2))
+target.chmod(0o600)
+PY
+}
+
+start_delivery_servers() {
+  start_s3
+  start_sftp
+  start_smtp
+  write_delivery_secrets
+}
+
 start_services() {
   eval "$(print_env)"
   "$PY" -m agents.topics --create
@@ -189,11 +309,16 @@ stop_services() {
 }
 
 case "${1:-}" in
-  up) start_postgres; start_kafka ;;
+  up) start_postgres; start_kafka; start_delivery_servers ;;
+  start-smtp) start_smtp ;;
+  stop-smtp) stop_pid smtp "smtp_server.py" ;;
+  start-sftp) start_sftp ;;
+  stop-sftp) stop_pid sftp "sftp_server.py serve" ;;
   seed) seed "${2:-1000000}" ;;
   services) start_services ;;
   restart-services) stop_services; start_services ;;
-  down) stop_services; stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
+  down) stop_services; stop_pid smtp "smtp_server.py"; stop_pid sftp "sftp_server.py serve"; stop_pid s3 moto_server
+    stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
   status)
     for f in "$PIDS"/*.pid; do
       [ -e "$f" ] || continue
@@ -201,5 +326,5 @@ case "${1:-}" in
       if kill -0 "$p" 2>/dev/null; then echo "$n running (pid $p)"; else echo "$n stopped (stale pid $p)"; fi
     done ;;
   env) print_env ;;
-  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env|start-smtp|stop-smtp|start-sftp|stop-sftp" >&2; exit 2 ;;
 esac

@@ -145,5 +145,13 @@ BEGIN
   END IF;
 END $$;
 
+-- Delivery after completion (S3, SFTP, EMAIL), added with delivery.
+ALTER TABLE export_service.export_jobs
+    ADD COLUMN IF NOT EXISTS delivery_status varchar(20),
+    ADD COLUMN IF NOT EXISTS delivery_attempts integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS delivery_error text,
+    ADD COLUMN IF NOT EXISTS delivered_to varchar(1100),
+    ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
+
 ALTER TABLE export_service.export_jobs OWNER TO export_service;
 ALTER TABLE export_service.export_files OWNER TO export_service;

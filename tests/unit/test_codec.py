@@ -84,6 +84,15 @@ MESSAGES: list[ev.Message] = [
     ),
     ev.ExportFailed(envelope=ENVELOPE, code="X", reason="y"),
     ev.ExportCancelled(envelope=ENVELOPE, reason="z"),
+    ev.ExportDelivered(envelope=ENVELOPE, method="SFTP", attempt=2, destination="sftp://u@h:22/p"),
+    ev.DeliveryFailed(
+        envelope=ENVELOPE,
+        method="S3",
+        attempt=1,
+        reason="the bucket does not exist",
+        permanent=False,
+        next_attempt_at=datetime(2027, 1, 1, tzinfo=UTC),
+    ),
     ev.ExportCompletionNotice(
         job_id="j",
         command_id="c",

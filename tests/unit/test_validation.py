@@ -96,9 +96,9 @@ def test_in_and_between_need_lists() -> None:
     assert "two values" in errors["queryDefinition.filters[1].value"]
 
 
-def test_delivery_not_built_yet_is_rejected_with_a_reason() -> None:
+def test_a_delivery_method_needs_its_settings() -> None:
     errors = errors_of(request_payload(delivery={"method": "SFTP"}))
-    assert errors["delivery.method"] == "SFTP delivery is not available yet; use DOWNLOAD"
+    assert errors["delivery.sftp"] == "required when delivery.method is SFTP"
 
 
 @pytest.mark.parametrize("export_format", ["CSV", "JSON", "NDJSON", "PARQUET", "EXCEL"])

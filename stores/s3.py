@@ -1,0 +1,92 @@
+"""Thin helpers over boto3 for S3 and S3-compatible servers (MinIO, moto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+SCHEME = "s3://"
+
+# Files above 16 MiB go up in 16 MiB parts, four at a time, read from disk part by part:
+# memory stays at a few parts whatever the file's size.
+TRANSFER = TransferConfig(
+    multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4
+)
+
+
+def client(
+    endpoint_url: str | None,
+    region: str | None,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+) -> Any:
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region or "us-east-1",
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        # Our own retry policy decides about retries; boto3's would hide the attempts.
+        config=Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+        ),
+    )
+
+
+def uri(bucket: str, key: str) -> str:
+    return f"{SCHEME}{bucket}/{key}"
+
+
+def is_uri(location: str) -> bool:
+    return location.startswith(SCHEME)
+
+
+def parse_uri(location: str) -> tuple[str, str]:
+    """(bucket, key) of `s3://bucket/key`."""
+    bucket, _, key = location.removeprefix(SCHEME).partition("/")
+    return bucket, key
+
+
+def upload_file(s3: Any, path: Path, bucket: str, key: str) -> None:
+    s3.upload_file(str(path), bucket, key, Config=TRANSFER)
+
+
+def upload_stream(s3: Any, stream: IO[bytes], bucket: str, key: str) -> None:
+    """Upload from a readable stream in parts, without holding the whole object."""
+    s3.upload_fileobj(stream, bucket, key, Config=TRANSFER)
+
+
+def open_object(s3: Any, bucket: str, key: str) -> IO[bytes]:
+    body: IO[bytes] = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    return body
+
+
+def exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def presigned_get(s3: Any, bucket: str, key: str, seconds: int, file_name: str) -> str:
+    url: str = s3.generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": bucket,
+            "Key": key,
+            "ResponseContentDisposition": f'attachment; filename="{file_name}"',
+        },
+        ExpiresIn=seconds,
+    )
+    return url
