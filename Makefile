@@ -27,8 +27,9 @@ services: seed
 demo: services
 	$(PY) scripts/demo.py
 
+# The tests see the stack's settings (S3 endpoint, SFTP and SMTP servers) as the services do.
 test: lint services
-	$(PY) -m pytest -q -p no:cacheprovider
+	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider
 
 unit: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

@@ -63,7 +63,7 @@ export EXPORT_SMTP_HOST=127.0.0.1
 export EXPORT_SMTP_PORT=$SMTP_PORT
 export EXPORT_SMTP_SENDER=exports@export-service.localhost
 export EXPORT_SMTP_CA_FILE=$STACK/smtp/cert.pem
-export EXPORT_DELIVERY_MAX_ATTEMPTS=\${EXPORT_DELIVERY_MAX_ATTEMPTS:-5}
+export EXPORT_DELIVERY_MAX_ATTEMPTS=\${EXPORT_DELIVERY_MAX_ATTEMPTS:-4}
 export EXPORT_DELIVERY_RETRY_SECONDS=\${EXPORT_DELIVERY_RETRY_SECONDS:-1}
 export STACK_SFTP_PORT=$SFTP_PORT
 export STACK_SFTP_SPARE_PORT=$SFTP_SPARE_PORT
@@ -111,7 +111,18 @@ as_pg() {
 start_postgres() {
   ensure_postgres_installed
   local data="$STACK/pg/data" run="$STACK/pg/run"
-  if running postgres "$data"; then log "postgres already running"; return; fi
+  if running postgres "$data"; then log "postgres already running"; else
+    launch_postgres "$data" "$run"; fi
+  # Applied on every start: schema.sql is idempotent and migrates older read models.
+  as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "SELECT 1 FROM pg_database WHERE datname='analytics'" | grep -q 1 ||
+    as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE analytics"
+  as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d analytics -v ON_ERROR_STOP=1 \
+    -f "$ROOT/sql/schema.sql" >>"$LOGS/postgres.log"
+}
+
+launch_postgres() {
+  local data=$1 run=$2
   mkdir -p "$STACK/pg" "$run"
   [ "$(id -u)" = 0 ] && chown postgres: "$STACK/pg" "$run" && touch "$LOGS/postgres.log" && chown postgres: "$LOGS/postgres.log"
   if [ ! -f "$data/PG_VERSION" ]; then
@@ -133,11 +144,6 @@ start_postgres() {
   # The postmaster's own pid, not runuser's, so that stopping signals the server itself.
   head -n 1 "$data/postmaster.pid" >"$PIDS/postgres.pid"
   log "postgres ready on 127.0.0.1:$PG_PORT"
-  as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-    -c "SELECT 1 FROM pg_database WHERE datname='analytics'" | grep -q 1 ||
-    as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE analytics"
-  as_pg psql -q -h "$run" -p "$PG_PORT" -U postgres -d analytics -v ON_ERROR_STOP=1 \
-    -f "$ROOT/sql/schema.sql" >>"$LOGS/postgres.log"
 }
 
 kafka_libs() {

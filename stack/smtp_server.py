@@ -29,7 +29,9 @@ class KeepMessages:
         name = f"{time.time_ns()}-{os.getpid()}-{self._count}.eml"
         recipients = ", ".join(envelope.rcpt_tos)
         content = envelope.original_content or b""
-        data = f"X-Envelope-To: {recipients}\r\n".encode() + content
+        # What the tests check beyond the message: who it went to, and whether over TLS.
+        tls = "yes" if session.ssl else "no"
+        data = f"X-Envelope-To: {recipients}\r\nX-Received-Over-TLS: {tls}\r\n".encode() + content
         partial = self._maildir / (name + ".partial")
         partial.write_bytes(data)
         partial.rename(self._maildir / name)

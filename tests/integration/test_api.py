@@ -108,7 +108,7 @@ def test_a_job_not_ready_cannot_be_downloaded(settings: Settings) -> None:
         **REQUEST,
         "delivery": {
             "method": "SFTP",
-            "sftp": {"host": "h", "port": 22, "username": "u", "path": "/p"},
+            "sftp": {"host": "h", "port": 22, "username": "u", "path": "/p/../../etc"},
         },
     }
     assert api.post("/v1/exports", json=bad).status_code == 400
