@@ -6,10 +6,13 @@ RUN pip install --no-cache-dir -r requirements.lock
 COPY agents agents
 COPY api api
 COPY client client
+COPY delivery delivery
 COPY domain domain
 COPY events events
 COPY extraction extraction
 COPY projections projections
 COPY schemas schemas
+COPY stores stores
+COPY stack/sftp_server.py stack/delivery_setup.py stack/
 RUN pip install --no-cache-dir --no-deps -e .
 ENV PYTHONUNBUFFERED=1

@@ -206,17 +206,9 @@ PY
   log "s3 (moto) ready on $EXPORT_S3_ENDPOINT_URL, buckets $EXPORT_S3_BUCKET and customer-exports"
 }
 
-sftp_keys() {
-  local dir="$STACK/sftp"
-  mkdir -p "$dir/root"
-  "$PY" "$ROOT/stack/sftp_server.py" keys "$dir/keys"
-  echo "[127.0.0.1]:$SFTP_PORT,[127.0.0.1]:$SFTP_SPARE_PORT $(cut -d' ' -f1,2 "$dir/keys/host_key.pub")" >"$dir/known_hosts"
-}
-
 start_sftp() {
   local dir="$STACK/sftp"
   if running sftp "sftp_server.py serve"; then log "sftp already running"; return; fi
-  sftp_keys
   "$PY" "$ROOT/stack/sftp_server.py" serve --port "$SFTP_PORT" --root "$dir/root" \
     --host-key "$dir/keys/host_key" --keys "$dir/keys" >>"$LOGS/sftp.log" 2>&1 &
   echo $! >"$PIDS/sftp.pid"
@@ -248,28 +240,23 @@ wait_for_port() {
   log "$name did not start; see $LOGS/$name.log"; exit 1
 }
 
-# Credentials the workers resolve by name: never in a request or an event.
-write_delivery_secrets() {
+# SFTP keys, known hosts, and the credentials the workers resolve by name (never carried in
+# a request or an event).
+write_delivery_setup() {
   eval "$(print_env)"
-  "$PY" - <<PY
-import json, pathlib
-profile = {"endpointUrl": "$EXPORT_S3_ENDPOINT_URL", "region": "us-east-1",
-           "accessKeyId": "customer", "secretAccessKey": "customer-secret"}
-keys = pathlib.Path("$STACK/sftp/keys")
-sftp = {"default": {"privateKeyFile": str(keys / "user_key")},
-        "password": {"password": (keys / "user_password").read_text().strip()}}
-tenants = {t: {"s3Profiles": {"default": profile}, "sftpSecrets": sftp} for t in "$TENANTS".split()}
-target = pathlib.Path("$EXPORT_DELIVERY_SECRETS")
-target.write_text(json.dumps({"tenants": tenants}, indent=2))
-target.chmod(0o600)
-PY
+  mkdir -p "$STACK/sftp/root"
+  "$PY" "$ROOT/stack/delivery_setup.py" --keys "$STACK_SFTP_KEYS" \
+    --known-hosts "$EXPORT_SFTP_KNOWN_HOSTS" \
+    --host-names "[127.0.0.1]:$SFTP_PORT,[127.0.0.1]:$SFTP_SPARE_PORT" \
+    --secrets "$EXPORT_DELIVERY_SECRETS" --s3-endpoint "$EXPORT_S3_ENDPOINT_URL" \
+    --s3-key customer --s3-secret customer-secret --tenants "${TENANTS// /,}"
 }
 
 start_delivery_servers() {
+  write_delivery_setup
   start_s3
   start_sftp
   start_smtp
-  write_delivery_secrets
 }
 
 start_services() {
