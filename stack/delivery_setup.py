@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sftp_server import make_keys  # noqa: E402 - the sibling script, not a package
+from sftp_server import make_keys  # the sibling script, not a package
 
 
 def main() -> None:
