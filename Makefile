@@ -54,6 +54,7 @@ bench: venv bench-deps
 	scripts/stack.sh up
 	$(BENCH_VENV)/bin/python bench/csv_end_to_end.py
 	$(BENCH_VENV)/bin/python bench/formats_end_to_end.py
+	eval "$$(scripts/stack.sh env)" && $(BENCH_VENV)/bin/python bench/delivery_end_to_end.py
 
 rebuild-read-model: venv
 	$(PY) -m projections.rebuild
