@@ -160,7 +160,9 @@ def main() -> int:
             psql = psql_command(settings, tenant, rows, reference)
             run_peer(psql)  # warm the cache for both contenders
             peer = min(
-                run_peer(f"{psql} && {upload(f'{name[:4]}-{i}-{time.time_ns()}')}").seconds
+                run_peer(
+                    f"{psql} && {upload(f'{name.replace(" ", "-")}-{i}-{time.time_ns()}')}"
+                ).seconds
                 for i in range(RUNS)
             )
             fresh_worker(settings)
