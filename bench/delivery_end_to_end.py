@@ -158,11 +158,10 @@ def main() -> int:
         }
         for name, (tenant, delivery, upload) in cases.items():
             psql = psql_command(settings, tenant, rows, reference)
+            slug = name.replace(" ", "-")
             run_peer(psql)  # warm the cache for both contenders
             peer = min(
-                run_peer(
-                    f"{psql} && {upload(f'{name.replace(" ", "-")}-{i}-{time.time_ns()}')}"
-                ).seconds
+                run_peer(f"{psql} && {upload(f'{slug}-{i}-{time.time_ns()}')}").seconds
                 for i in range(RUNS)
             )
             fresh_worker(settings)
