@@ -6,6 +6,7 @@ Objects are streamed from the export store in parts (never whole in memory) and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from boto3.exceptions import S3UploadFailedError
@@ -45,8 +46,12 @@ def deliver_to_s3(
         s3.head_bucket(Bucket=target.bucket)
         for name, location in locations:
             key = f"{prefix}/{name}" if prefix else name
-            with store.open(location) as source:
-                s3_helpers.upload_stream(s3, source, target.bucket, key)
+            if s3_helpers.is_uri(location):
+                with store.open(location) as source:
+                    s3_helpers.upload_stream(s3, source, target.bucket, key)
+            else:
+                # A local file is read part by part where it lies, not through a stream.
+                s3_helpers.upload_file(s3, Path(location), target.bucket, key)
     except (ClientError, S3UploadFailedError, BotoCoreError) as exc:
         raise _classify(exc, target.bucket) from exc
     return destination

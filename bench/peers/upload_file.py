@@ -33,7 +33,7 @@ if sys.argv[1] == "s3":
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
     )
-    s3.upload_file(local, bucket, key, Config=TransferConfig(multipart_chunksize=16 << 20))
+    s3.upload_file(local, bucket, key, Config=TransferConfig(multipart_chunksize=8 << 20))
 else:
     _, _, local, port, user, key, known, remote = sys.argv
     asyncio.run(sftp_put(local, int(port), user, key, known, remote))
