@@ -15,11 +15,10 @@ SCHEME = "s3://"
 # memory (s3transfer's default is ten): some 32 MB whatever the file's size. 10,000 parts of
 # 8 MiB allow objects of 80 GB.
 TRANSFER = TransferConfig(
-    multipart_threshold=8 << 20,
-    multipart_chunksize=8 << 20,
-    max_concurrency=4,
-    max_in_memory_upload_chunks=4,
+    multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4
 )
+# An s3transfer setting that boto3's constructor does not take.
+TRANSFER.max_in_memory_upload_chunks = 4
 
 
 def client(
