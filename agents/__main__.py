@@ -6,6 +6,7 @@ from agents import (  # noqa: F401 - imported to register the agents
     extractor_agent,
     job_agent,
     projection_agent,
+    retention_agent,
 )
 from agents.app import app
 

@@ -38,6 +38,9 @@ job_inbox_topic = app.topic(settings.job_inbox_topic, key_type=bytes, value_type
 tasks_topic = app.topic(settings.tasks_topic, key_type=bytes, value_type=bytes)
 completions_topic = app.topic(settings.completions_topic, key_type=bytes, value_type=bytes)
 deliveries_topic = app.topic(settings.deliveries_topic, key_type=bytes, value_type=bytes)
+quota_inbox_topic = app.topic(settings.quota_inbox_topic, key_type=bytes, value_type=bytes)
+stops_topic = app.topic(settings.stops_topic, key_type=bytes, value_type=bytes)
+sweeps_topic = app.topic(settings.sweeps_topic, key_type=bytes, value_type=bytes)
 dead_letter_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
 
 # Each job's state, keyed by job id: the fold of its events (domain.job.apply), stored as JSON.
@@ -46,6 +49,16 @@ jobs_table = app.Table(
     default=None,
     partitions=settings.partitions,
     # bytes makes Faust store keys and values as they are (raw), not as JSON.
+    key_type=bytes,
+    value_type=bytes,
+)
+
+# Each user's quota usage, keyed tenant:user: a domain.quota.QuotaUsage as JSON. Owned by the
+# command agent, which reads the user's commands and settlements from co-partitioned topics.
+quotas_table = app.Table(
+    "quotas",
+    default=None,
+    partitions=settings.partitions,
     key_type=bytes,
     value_type=bytes,
 )

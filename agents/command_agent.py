@@ -14,6 +14,7 @@ from uuid import UUID
 import faust
 import psycopg
 
+from agents import quota_keeper
 from agents.app import (
     app,
     commands_topic,
@@ -22,6 +23,8 @@ from agents.app import (
     job_inbox_topic,
     settings,
 )
+from agents.limits import limits_book
+from agents.partitioning import owner_partition
 from agents.sending import send_acked
 from domain import inbox
 from domain.decisions import job_id_for
@@ -36,14 +39,41 @@ CREATE_ROLE = "exports:create"
 PLANNING_ATTEMPTS = 3
 
 
-@app.agent(commands_topic)
+# One agent reads both topics: a user's commands and the settlements of its jobs are handled
+# one at a time, by the owner of the user's quota (agents/quota_keeper.py).
+commands_and_settlements = app.topic(
+    settings.commands_topic, settings.quota_inbox_topic, key_type=bytes, value_type=bytes
+)
+
+
+@app.agent(commands_and_settlements)
 async def command_agent(stream: faust.StreamT[bytes]) -> None:
-    async for key, value in stream.items():
+    async for event in stream.events():
+        key, value = event.key, event.value
         try:
-            await handle_command(key, value)
-        except Exception:  # one bad command must not stop the agent
-            log.exception("command on key %r could not be handled; sent to dead letters", key)
-            await _dead_letter(key, value, "internal error while handling the command")
+            if event.message.topic == settings.quota_inbox_topic:
+                await quota_keeper.settle(inbox.QuotaSettlement.model_validate_json(value))
+            elif not await _moved_to_owner(key, value, event.message):
+                await handle_command(key, value)
+        except Exception:  # one bad message must not stop the agent
+            log.exception("message on key %r could not be handled; sent to dead letters", key)
+            await _dead_letter(key, value, "internal error while handling the message")
+
+
+@app.task
+async def load_limits() -> None:
+    limits_book().start()
+
+
+async def _moved_to_owner(key: bytes | None, value: bytes, message: faust.types.Message) -> bool:
+    """Forward a command keyed tenant:user that arrived on another partition than its owner."""
+    if not key:
+        return False
+    owner = owner_partition(key, settings.partitions)
+    if message.partition == owner:
+        return False
+    await commands_topic.send(key=key, value=value, partition=owner, headers=message.headers)
+    return True
 
 
 async def handle_command(key: bytes | None, value: bytes) -> None:
@@ -64,6 +94,7 @@ async def handle_command(key: bytes | None, value: bytes) -> None:
             tenant_id=command.tenant_id,
             user_id=command.user_id,
             reason=command.reason or "cancelled by the user",
+            roles=command.roles,
         )
         await send_acked(job_inbox_topic, command.job_id, inbox.encode_inbox(message))
     else:
@@ -85,6 +116,7 @@ async def _open_job(command: RequestExport) -> None:
     if isinstance(outcome, inbox.Acceptance):
         location = export_store.output_location(command.tenant_id, job_id)
         outcome = outcome.model_copy(update={"output_location": location})
+        outcome = await quota_keeper.reserve(command.tenant_id, command.user_id, job_id, outcome)
     message = inbox.OpenJob(
         job_id=job_id,
         message_id=command.command_id,

@@ -13,12 +13,14 @@ from uuid import uuid4
 import faust
 
 from agents.app import app, export_store, job_inbox_topic, settings, tasks_topic
+from agents.replicated_view import ReplicatedView
 from agents.sending import send_acked
 from domain import inbox
+from domain.decisions import too_large
 from domain.request import ExportFormat
 from events.models import ExportFile
 from extraction.extract import extract_chunk
-from extraction.progress import ProgressPolicy
+from extraction.progress import ExtractionStopped, ProgressPolicy, StopCheck
 from extraction.store import job_dir
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 # so a worker runs one at a time and stays under 300 MB. CSV and JSON chunks need one 1 MiB
 # buffer and run two at a time.
 PARQUET_CHUNKS_AT_ONCE = asyncio.Semaphore(1)
+
+# Jobs that ended (cancelled, failed) while chunks may still be queued or running.
+stop_signals: ReplicatedView[inbox.StopJob] = ReplicatedView(
+    settings.kafka_bootstrap_servers, settings.stops_topic, inbox.StopJob.model_validate_json
+)
 
 
 # Two chunks at a time: PostgreSQL's COPY, not Python, is the bound, and two backends use
@@ -41,6 +48,8 @@ async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
             continue
         try:
             await run_task(task)
+        except ExtractionStopped as exc:
+            await _stopped(task, exc)
         except Exception as exc:  # report the failure, keep the agent
             log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
             await _report(
@@ -54,8 +63,46 @@ async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
             )
 
 
+def _stop_check(task: inbox.ExtractChunk) -> StopCheck:
+    limit = task.max_export_bytes
+
+    def check(stored_bytes: int) -> str | None:
+        stop = stop_signals.get(task.job_id)
+        if stop is not None:
+            return f"the job ended ({stop.status.value}): {stop.reason}"
+        if limit is not None and stored_bytes > limit:
+            return too_large(limit, stored_bytes)["reason"]
+        return None
+
+    return check
+
+
+async def _stopped(task: inbox.ExtractChunk, exc: ExtractionStopped) -> None:
+    """A chunk that stopped for its job's end reports nothing; one that passed the size limit
+    fails its job with the limit in the reason."""
+    log.info("job %s chunk %d stopped: %s", task.job_id, task.chunk.index, exc.reason)
+    if stop_signals.get(task.job_id) is None:
+        await _report(
+            inbox.ChunkFailed(
+                job_id=task.job_id,
+                message_id=str(uuid4()),
+                chunk_index=task.chunk.index,
+                code="EXPORT_TOO_LARGE",
+                reason=exc.reason,
+            )
+        )
+
+
+@app.task
+async def start_stop_signals() -> None:
+    stop_signals.start()
+
+
 async def run_task(task: inbox.ExtractChunk) -> None:
     chunk = task.chunk
+    if stop_signals.get(task.job_id) is not None:
+        log.info("job %s ended: chunk %d not started", task.job_id, chunk.index)
+        return
     await _report(
         inbox.ChunkStarted(job_id=task.job_id, message_id=str(uuid4()), chunk_index=chunk.index)
     )
@@ -77,7 +124,9 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         chunk,
         export_store.working_dir(location, task.tenant_id, task.job_id),
         on_progress,
-        ProgressPolicy(settings.progress_every_rows, settings.progress_every_seconds),
+        ProgressPolicy(
+            settings.progress_every_rows, settings.progress_every_seconds, _stop_check(task)
+        ),
     )
     if task.request.format is ExportFormat.PARQUET:
         async with PARQUET_CHUNKS_AT_ONCE:

@@ -48,6 +48,10 @@ class Settings:
     tasks_topic: str = "export.tasks"
     completions_topic: str = "export.completions"
     deliveries_topic: str = "export.deliveries"
+    quota_inbox_topic: str = "export.quota-inbox"
+    limits_topic: str = "export.limits"
+    stops_topic: str = "export.stops"
+    sweeps_topic: str = "export.sweeps"
     dead_letter_topic: str = "export.dead-letter"
     retention_days: int = 7
     default_max_rows_per_file: int = 1_000_000
@@ -61,6 +65,7 @@ class Settings:
     delivery_secrets_file: Path | None = None
     sftp_known_hosts: Path | None = None
     smtp: SmtpSettings | None = None
+    retention_sweep_seconds: float = 60.0
     delivery_max_attempts: int = 5
     delivery_retry_seconds: float = 30.0
 

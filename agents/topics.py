@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -20,6 +20,11 @@ from agents.settings import Settings
 class TopicSpec:
     name: str
     partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+KEEP_A_DAY = {"retention.ms": str(24 * 3600 * 1000)}
 
 
 def service_topics(settings: Settings) -> list[TopicSpec]:
@@ -32,6 +37,12 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.tasks_topic, p),
         TopicSpec(settings.completions_topic, p),
         TopicSpec(settings.deliveries_topic, p),
+        # Keyed tenant:user like the commands, so one partition owns a user's quota.
+        TopicSpec(settings.quota_inbox_topic, p),
+        # Read whole by every process (agents/replicated_view.py): one partition each.
+        TopicSpec(settings.limits_topic, 1, KEEP_FOREVER),
+        TopicSpec(settings.stops_topic, 1, KEEP_A_DAY),
+        TopicSpec(settings.sweeps_topic, 1),
         TopicSpec(settings.dead_letter_topic, 1),
     ]
 
@@ -65,6 +76,7 @@ def create_topics(settings: Settings) -> None:
                 t.name,
                 num_partitions=t.partitions,
                 replication_factor=1,
+                config=t.config,
             )
             for t in wanted
         ]

@@ -21,6 +21,9 @@ class CommandPublisher:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 0,
+                # Kafka's own (Java) partitioner, as the service's agents use: a user's
+                # commands land where the user's quota lives (agents/partitioning.py).
+                "partitioner": "murmur2_random",
             }
         )
 

@@ -8,7 +8,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from domain.quota import QuotaUsage
 from domain.request import ExportStatus
+from projections.quota_usage import load_usage
 
 JOB_COLUMNS = sql.SQL("""
     id, tenant_id, name, description, query_definition, format, format_options, status,
@@ -55,6 +57,10 @@ class JobsRepository:
             await cur.execute(COUNT_JOBS.format(where), params)
             total = await cur.fetchone()
         return rows, int(total["n"]) if total else 0
+
+    async def quota_usage(self, tenant_id: str, user_id: str) -> QuotaUsage | None:
+        async with self._pool.connection() as conn:
+            return await load_usage(conn, tenant_id, user_id)
 
     async def files(self, job_id: str) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

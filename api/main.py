@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
+from agents.limits import LimitsBook
 from agents.settings import Settings
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
@@ -29,6 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.jobs = JobsRepository(pool)
         app.state.publisher = publisher
         app.state.store = ExportStore(settings)
+        app.state.limits = LimitsBook(settings)
+        app.state.limits.start()
         try:
             yield
         finally:

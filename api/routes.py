@@ -24,7 +24,8 @@ from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
 from api.zip_stream import zip_stream
-from domain.decisions import job_id_for
+from domain import quota
+from domain.decisions import ADMIN_ROLE, job_id_for
 from domain.request import ExportRequest, ExportStatus
 from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check
 from domain.validation import RequestInvalid, validate_request
@@ -135,6 +136,15 @@ async def list_exports(
     return {"exports": [_job_json(r) for r in rows], "total": total}
 
 
+@router.get("/quota", summary="Get quota usage")
+async def quota_usage(request: Request, principal: Caller) -> dict[str, int]:
+    """The caller's usage today against their limits (the seed's summary)."""
+    require(principal, READ_ROLE)
+    limits = request.app.state.limits.for_user(principal.tenant_id, principal.user_id)
+    usage = await _repository(request).quota_usage(principal.tenant_id, principal.user_id)
+    return quota.summary(usage, limits, quota.local_day(datetime.now(UTC), limits.timezone))
+
+
 @router.get("/{job_id}", summary="Get export status")
 async def get_export(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, READ_ROLE)
@@ -203,10 +213,19 @@ async def manifest(job_id: uuid.UUID, request: Request, principal: Caller) -> Re
 async def cancel_export(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, CREATE_ROLE)
     job = await _job_or_404(request, principal, job_id)
-    if str(job["requested_by"]) != principal.user_id:
-        raise _error(404, "NOT_FOUND", "Export job not found")
+    if str(job["requested_by"]) != principal.user_id and ADMIN_ROLE not in principal.roles:
+        raise _error(
+            403,
+            "FORBIDDEN",
+            "only the user who requested an export or a tenant admin may cancel it",
+        )
     if ExportStatus(job["status"]) in FINISHED:
-        raise _error(400, "NOT_CANCELLABLE", "Cannot cancel completed or failed export")
+        raise _error(
+            400,
+            "NOT_CANCELLABLE",
+            f"Cannot cancel completed or failed export (it is {job['status']})",
+            status=job["status"],
+        )
     command = CancelExport(
         command_id=str(uuid.uuid4()),
         tenant_id=principal.tenant_id,
@@ -271,6 +290,8 @@ async def _archive_response(
 
 
 def _check_downloadable(job: dict[str, Any]) -> None:
+    if job["status"] == ExportStatus.EXPIRED.value:
+        raise _error(410, "EXPIRED", "Export expired")
     if job["status"] != ExportStatus.COMPLETED.value:
         raise _error(404, "NOT_READY", "Export not available", status=job["status"])
     if job["expires_at"] is not None and job["expires_at"] < datetime.now(UTC):

@@ -38,7 +38,13 @@ class ExportClient:
         self._commands_topic = commands_topic
         self._completions_topic = completions_topic
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"}
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                # Kafka's own (Java) partitioner: see agents/partitioning.py.
+                "partitioner": "murmur2_random",
+            }
         )
         self._consumer: Consumer | None = None
 

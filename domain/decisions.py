@@ -25,6 +25,8 @@ Draft = tuple[type[ev.Event], dict[str, Any]]
 # a crash produces the very same ids.
 JOB_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:job")
 EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:event")
+# May cancel any export of its tenant, not only its own.
+ADMIN_ROLE = "exports:admin"
 
 
 def job_id_for(tenant_id: str, command_id: str) -> str:
@@ -51,6 +53,8 @@ def decide(
         return [] if state is not None else _open(message)
     if isinstance(message, inbox.DeliveryAttempted):
         return _delivery_outcome(state, message, ctx, now)
+    if isinstance(message, inbox.ExpireJob):
+        return _expiry(state, message)
     if state is None or state.is_terminal:
         return []
     match message:
@@ -69,6 +73,9 @@ def decide(
         case inbox.ChunkDone(chunk_index=index, files=files):
             if index in state.chunk_files:
                 return []
+            stored = sum(f.bytes for f in state.files) + sum(f.bytes for f in files)
+            if state.max_export_bytes is not None and stored > state.max_export_bytes:
+                return [(ev.ExportFailed, too_large(state.max_export_bytes, stored))]
             compression = state.request.compression
             drafts = _start(state) + [
                 (
@@ -85,7 +92,7 @@ def decide(
             reason = f"chunk {message.chunk_index} failed: {message.reason}"
             return [(ev.ExportFailed, {"code": message.code, "reason": reason})]
         case inbox.CancelRequested():
-            if (message.tenant_id, message.user_id) != (state.tenant_id, state.user_id):
+            if not may_cancel(state, message.tenant_id, message.user_id, message.roles):
                 return []
             return [(ev.ExportCancelled, {"reason": message.reason})]
     return []
@@ -128,6 +135,32 @@ def _open(message: inbox.OpenJob) -> list[Draft]:
     else:
         drafts.append((ev.ExportRejected, outcome.model_dump()))
     return drafts
+
+
+def may_cancel(state: JobState, tenant_id: str, user_id: str, roles: list[str]) -> bool:
+    """The requesting user, or an admin of the same tenant."""
+    if tenant_id != state.tenant_id:
+        return False
+    return user_id == state.user_id or ADMIN_ROLE in roles
+
+
+def too_large(limit: int, stored: int) -> dict[str, Any]:
+    return {
+        "code": "EXPORT_TOO_LARGE",
+        "reason": f"the export passed its size limit of {limit:,} bytes ({stored:,} bytes stored)",
+    }
+
+
+def _expiry(state: JobState | None, message: inbox.ExpireJob) -> list[Draft]:
+    if (
+        state is None
+        or state.status is not ExportStatus.COMPLETED
+        or state.expires_at is None
+        or state.expires_at > message.as_of
+    ):
+        return []
+    when = state.expires_at.isoformat()
+    return [(ev.ExportExpired, {"reason": f"the retention period ended at {when}"})]
 
 
 def _delivery_outcome(
@@ -179,7 +212,8 @@ def _start(state: JobState) -> list[Draft]:
 def _completion(
     state: JobState, ordered: list[ev.ExportFile], ctx: CompletionContext, now: datetime
 ) -> Draft:
-    expires_at = now + ctx.retention
+    retention = timedelta(days=state.retention_days) if state.retention_days else ctx.retention
+    expires_at = now + retention
     # One file: a link to it; several: a link to all of them as one ZIP.
     target = ordered[0].name if len(ordered) == 1 else ARCHIVE
     link = make_link(

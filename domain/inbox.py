@@ -32,6 +32,8 @@ class Acceptance(BaseModel):
     max_rows_per_file: int
     chunks: list[ChunkPlan]
     output_location: str = ""
+    max_export_bytes: int | None = None
+    retention_days: int | None = None
 
 
 class Rejection(BaseModel):
@@ -80,6 +82,14 @@ class CancelRequested(InboxMessage):
     tenant_id: str
     user_id: str
     reason: str
+    roles: list[str] = []
+
+
+class ExpireJob(InboxMessage):
+    """From the retention sweep: expire the job if its time is up as of `as_of`."""
+
+    kind: Literal["ExpireJob"] = "ExpireJob"
+    as_of: datetime
 
 
 class DeliveryAttempted(InboxMessage):
@@ -101,6 +111,7 @@ AnyInboxMessage = Annotated[
     | ChunkDone
     | ChunkFailed
     | CancelRequested
+    | ExpireJob
     | DeliveryAttempted,
     Field(discriminator="kind"),
 ]
@@ -129,6 +140,30 @@ class ExtractChunk(BaseModel):
     high_water_mark: int
     # Empty in tasks from before stores were configurable: the local store.
     output_location: str = ""
+    max_export_bytes: int | None = None
+
+
+class QuotaSettlement(BaseModel):
+    """On export.quota-inbox (JSON, keyed tenant:user): a job ended; free what it held."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    user_id: str
+    job_id: str
+    # The rows a completed export counts; None releases the whole reservation.
+    completed_rows: int | None = None
+    occurred_at: datetime
+
+
+class StopJob(BaseModel):
+    """On export.stops (JSON, keyed by job id): the job ended; extractors stop its chunks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: ExportStatus
+    reason: str
 
 
 class DeliverExport(BaseModel):

@@ -47,6 +47,8 @@ class JobState(BaseModel):
     error_message: str | None = None
     # Where the files are kept: a local folder or an s3:// prefix (see stores.export_store).
     output_location: str = ""
+    max_export_bytes: int | None = None
+    retention_days: int | None = None
     # Delivery after the job ended (S3, SFTP, EMAIL): PENDING, DELIVERED or FAILED.
     delivery_status: str | None = None
     delivery_attempts: int = 0
@@ -106,6 +108,8 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
                 max_rows_per_file=event.max_rows_per_file,
                 chunks=event.chunks,
                 output_location=event.output_location,
+                max_export_bytes=event.max_export_bytes,
+                retention_days=event.retention_days,
             )
         case ev.ExportRejected():
             changes.update(
@@ -153,6 +157,8 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
                 completed_at=envelope.occurred_at,
                 error_message=event.reason,
             )
+        case ev.ExportExpired():
+            changes.update(status=ExportStatus.EXPIRED, download_url=None)
         case ev.ExportDelivered():
             changes.update(
                 delivery_status=delivery.DELIVERED,

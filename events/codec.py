@@ -33,6 +33,7 @@ MESSAGE_TYPES: dict[str, type[models.Message]] = {
         models.ExportCompleted,
         models.ExportFailed,
         models.ExportCancelled,
+        models.ExportExpired,
         models.ExportDelivered,
         models.DeliveryFailed,
         models.ExportCompletionNotice,

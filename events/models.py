@@ -74,6 +74,9 @@ class ExportAccepted(Event):
     chunks: list[ChunkPlan]
     # Empty in events from before stores were configurable: those files are in the local store.
     output_location: str = ""
+    # The tenant's limits when the job was accepted (None: no limit, the service default).
+    max_export_bytes: int | None = None
+    retention_days: int | None = None
 
 
 class ExportRejected(Event):
@@ -128,6 +131,10 @@ class ExportCancelled(Event):
     reason: str
 
 
+class ExportExpired(Event):
+    reason: str
+
+
 class ExportDelivered(Event):
     method: str
     attempt: int
@@ -152,6 +159,7 @@ JobEvent = (
     | ExportCompleted
     | ExportFailed
     | ExportCancelled
+    | ExportExpired
     | ExportDelivered
     | DeliveryFailed
 )

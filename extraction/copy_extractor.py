@@ -153,10 +153,17 @@ class _FileSeries:
         self.finish()
         self._open(self.part + 1)
 
+    def stored_bytes(self) -> int:
+        """What this chunk has stored so far (compressed, where it is)."""
+        return sum(f.bytes for f in self.done) + self.partial.stat().st_size
+
     def abandon(self) -> None:
+        """Remove every file of the chunk: a chunk is reported whole or not at all."""
         with contextlib.suppress(Exception):
             self.out.close()
         self.partial.unlink(missing_ok=True)
+        for file in self.done:
+            file.path.unlink(missing_ok=True)
 
 
 def extract_with_copy(
@@ -225,7 +232,7 @@ def extract_with_copy(
                             continue
                         rows_done += buffered_rows
                         flush()
-                        progress.update(rows_done)
+                        progress.update(rows_done, series.stored_bytes())
                 if buffer:
                     flush()
                 series.finish()

@@ -70,10 +70,16 @@ class _ParquetSeries:
         publish(self.partial, self.target)
         self.done.append(ExtractedFile(self.target, self.rows, size, digest))
 
+    def stored_bytes(self) -> int:
+        return sum(f.bytes for f in self.done) + self.partial.stat().st_size
+
     def abandon(self) -> None:
+        """Remove every file of the chunk: a chunk is reported whole or not at all."""
         with contextlib.suppress(Exception):
             self.writer.close()
         self.partial.unlink(missing_ok=True)
+        for file in self.done:
+            file.path.unlink(missing_ok=True)
 
 
 def extract_parquet(
@@ -115,7 +121,7 @@ def extract_parquet(
                     rest = table.slice(options.row_group_size)
                     pending = rest.to_batches()
                     pending_rows = rest.num_rows
-                progress.update(rows)
+                progress.update(rows, series.stored_bytes())
             if pending_rows:
                 series.write(pa.Table.from_batches(pending, schema=schema), max_file_bytes)
             conn.rollback()

@@ -1,4 +1,5 @@
-"""How often extractors report progress, and the reporter that keeps to it."""
+"""How often extractors report progress, when they must stop, and the reporter that keeps to
+both."""
 
 from __future__ import annotations
 
@@ -6,11 +7,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Given the bytes stored so far, a reason to stop now (the job was cancelled, or the export
+# passed its size limit), or None to go on. Asked at every update, so it must be cheap.
+StopCheck = Callable[[int], str | None]
+
+
+class ExtractionStopped(Exception):
+    """The chunk stopped before its end, for the reason given; its files are removed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 @dataclass(frozen=True)
 class ProgressPolicy:
     every_rows: int = 100_000
     every_seconds: float = 2.0
+    stop_check: StopCheck | None = None
 
 
 class ProgressReporter:
@@ -26,7 +40,12 @@ class ProgressReporter:
         self._reported = 0
         self._last = time.monotonic()
 
-    def update(self, rows: int) -> None:
+    def update(self, rows: int, stored_bytes: int = 0) -> None:
+        """Rows done so far, and the bytes this chunk has stored so far where known."""
+        if self._policy.stop_check is not None:
+            reason = self._policy.stop_check(stored_bytes)
+            if reason is not None:
+                raise ExtractionStopped(reason)
         now = time.monotonic()
         if (
             rows - self._reported >= self._policy.every_rows

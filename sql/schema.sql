@@ -153,5 +153,19 @@ ALTER TABLE export_service.export_jobs
     ADD COLUMN IF NOT EXISTS delivered_to varchar(1100),
     ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
 
+-- Each user's quota counters, as the quotas table last held them (GET /v1/exports/quota).
+CREATE TABLE IF NOT EXISTS export_service.quota_usage (
+    tenant_id    uuid NOT NULL,
+    user_id      uuid NOT NULL,
+    day          date NOT NULL,
+    rows_used    bigint NOT NULL,
+    exports_used integer NOT NULL,
+    active_jobs  text[] NOT NULL,
+    version      bigint NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
+ALTER TABLE export_service.quota_usage OWNER TO export_service;
+
 ALTER TABLE export_service.export_jobs OWNER TO export_service;
 ALTER TABLE export_service.export_files OWNER TO export_service;

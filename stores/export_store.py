@@ -8,6 +8,7 @@ copy removed. Readers (API, delivery) open any location through `open`.
 
 from __future__ import annotations
 
+import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
@@ -72,6 +73,27 @@ class ExportStore:
         if s3_helpers.is_uri(location):
             return s3_helpers.exists(self._s3, *s3_helpers.parse_uri(location))
         return Path(location).is_file()
+
+    def delete(self, location: str) -> None:
+        """Remove one stored file; a file already gone is fine."""
+        if s3_helpers.is_uri(location):
+            bucket, key = s3_helpers.parse_uri(location)
+            self._s3.delete_object(Bucket=bucket, Key=key)
+        else:
+            Path(location).unlink(missing_ok=True)
+
+    def delete_job(self, output_location: str) -> int:
+        """Remove everything stored for one job (files, manifest, leftovers); the count."""
+        if s3_helpers.is_uri(output_location):
+            bucket, prefix = s3_helpers.parse_uri(output_location)
+            return s3_helpers.delete_prefix(self._s3, bucket, prefix.rstrip("/") + "/")
+        folder = Path(output_location).resolve()
+        # Only ever below the store's own folder: a corrupt location must not delete elsewhere.
+        if not folder.is_relative_to(self._settings.store_dir.resolve()) or not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.iterdir() if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
 
     def presigned_url(self, location: str, seconds: int, file_name: str) -> str | None:
         """A time-limited URL the object store serves itself; None for local files."""

@@ -82,6 +82,17 @@ def exists(s3: Any, bucket: str, key: str) -> bool:
     return True
 
 
+def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+    """Delete every object under `prefix`, a page (1,000 keys) at a time; the count."""
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
+
+
 def presigned_get(s3: Any, bucket: str, key: str, seconds: int, file_name: str) -> str:
     url: str = s3.generate_presigned_url(
         "get_object",

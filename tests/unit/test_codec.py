@@ -84,6 +84,7 @@ MESSAGES: list[ev.Message] = [
     ),
     ev.ExportFailed(envelope=ENVELOPE, code="X", reason="y"),
     ev.ExportCancelled(envelope=ENVELOPE, reason="z"),
+    ev.ExportExpired(envelope=ENVELOPE, reason="the retention period ended"),
     ev.ExportDelivered(envelope=ENVELOPE, method="SFTP", attempt=2, destination="sftp://u@h:22/p"),
     ev.DeliveryFailed(
         envelope=ENVELOPE,
