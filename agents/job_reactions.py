@@ -49,7 +49,7 @@ async def react(state: JobState, event: ev.JobEvent) -> None:
         await _send_delivery(state, attempt=event.attempt + 1, not_before=event.next_attempt_at)
     # The public notice goes out once per job: when it ends, or, if it is being delivered,
     # when delivery has settled.
-    settled = isinstance(event, ENDS_JOB | ev.ExportDelivered | ev.DeliveryFailed)
+    settled = isinstance(event, (*ENDS_JOB, ev.ExportDelivered, ev.DeliveryFailed))
     if settled and state.is_terminal and state.delivery_status != delivery.PENDING:
         notice = completion_notice(state, event.envelope.occurred_at)
         await send_acked(completions_topic, state.job_id, codec.encode(notice))
