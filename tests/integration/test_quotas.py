@@ -210,31 +210,6 @@ def test_a_user_near_the_daily_row_limit_gets_exactly_what_fits(
     assert usage["dailyExportsUsed"] == 3
 
 
-def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
-    client: ExportClient, settings: Settings
-) -> None:
-    from tests.integration.test_delivery import stack
-
-    user = new_user()
-    set_limits(
-        settings, TENANT_A, user, LimitsOverride(max_concurrent_exports=1, max_exports_per_day=3)
-    )
-    running = client.request_export(TENANT_A, user, trades(1, 150_000, "EXCEL"))
-    wait_until(settings, TENANT_A, user, running, {"PROCESSING"})
-    stack("restart-services")
-    blocked = client.request_export(TENANT_A, user, trades(1, 300))
-    assert wait_until(settings, TENANT_A, user, blocked, {"FAILED"})["errorMessage"] == (
-        "Maximum concurrent exports reached (1)"
-    )
-    wait_until(settings, TENANT_A, user, running, {"COMPLETED"})
-    after = client.request_export(TENANT_A, user, trades(1, 300))
-    assert wait_until(settings, TENANT_A, user, after, {"COMPLETED", "FAILED"})["status"] == (
-        "COMPLETED"
-    )
-    usage = quota_of(settings, TENANT_A, user)
-    assert (usage["dailyExportsUsed"], usage["concurrentActive"]) == (2, 0)
-
-
 @pytest.fixture(scope="module")
 def big_tenant(admin_db: psycopg.Connection[Any]) -> Iterator[None]:
     """3,000,000 trades of one tenant, removed afterwards (the seed counts whole tables)."""
@@ -244,13 +219,53 @@ def big_tenant(admin_db: psycopg.Connection[Any]) -> Iterator[None]:
         " quantity, price, notional, notes)"
         " SELECT %(first)s + i, %(tenant)s, date '2026-01-02' + (i / 10000)::int,"
         " timestamptz '2026-01-02 09:30:00+00' + i * interval '1 second', 'AAPL', 'BUY',"
-        " i % 1000, 100.5, i * 1.5, 'note ' || i"
+        " i %% 1000, 100.5, i * 1.5, 'note ' || i"
         " FROM generate_series(1, %(rows)s) AS i",
         {"first": BIG_FIRST_ID, "tenant": BIG_TENANT, "rows": BIG_ROWS},
     )
     admin_db.execute("ANALYZE analytics.fact_trades")
     yield
     admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])
+
+
+def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
+    client: ExportClient, settings: Settings, big_tenant: None
+) -> None:
+    from tests.integration.test_delivery import stack
+
+    user = new_user()
+    set_limits(
+        settings, BIG_TENANT, user, LimitsOverride(max_concurrent_exports=1, max_exports_per_day=3)
+    )
+    # Three million rows to Excel take minutes: it is still running after the restart.
+    slow = {
+        "name": "slow",
+        "queryDefinition": {"source": "fact_trades", "columns": [{"name": "id"}]},
+        "format": "EXCEL",
+    }
+    running = client.request_export(BIG_TENANT, user, slow)
+    wait_until(settings, BIG_TENANT, user, running, {"PROCESSING"})
+    before = quota_of(settings, BIG_TENANT, user)
+    stack("restart-services")
+    blocked = client.request_export(BIG_TENANT, user, {**slow, "name": "blocked"})
+    assert wait_until(settings, BIG_TENANT, user, blocked, {"FAILED"})["errorMessage"] == (
+        "Maximum concurrent exports reached (1)"
+    )
+    assert quota_of(settings, BIG_TENANT, user) == before
+    assert (before["concurrentActive"], before["dailyRowsUsed"]) == (1, BIG_ROWS)
+
+    api = api_client(settings, BIG_TENANT, user)
+    assert api.delete(f"/v1/exports/{running}").status_code == 202
+    wait_until(settings, BIG_TENANT, user, running, {"CANCELLED"})
+    after = client.request_export(BIG_TENANT, user, {**slow, "name": "after"})
+    assert (
+        wait_until(settings, BIG_TENANT, user, after, {"QUEUED", "PROCESSING", "FAILED"})["status"]
+        != "FAILED"
+    )
+    usage = quota_of(settings, BIG_TENANT, user)
+    assert (usage["dailyExportsUsed"], usage["concurrentActive"]) == (2, 1)
+    assert usage["dailyRowsUsed"] == BIG_ROWS  # the cancelled export's rows were released
+    api.delete(f"/v1/exports/{after}")
 
 
 def active_copies(admin_db: psycopg.Connection[Any]) -> int:
