@@ -1,8 +1,9 @@
 """Command agent: turns RequestExport and CancelExport commands into job inbox messages.
 
 It validates a request (schema, catalogue, role), counts and plans it against the
-database, and hands the outcome to the job agent, which records the events. A command it
-cannot read goes to the dead-letter topic with the reason; nothing stops the agent.
+database, checks and reserves the user's quota, and hands the outcome to the job agent,
+which records the events. It also settles quotas when jobs end. A message it cannot read
+goes to the dead-letter topic with the reason; nothing stops the agent.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ async def command_agent(stream: faust.StreamT[bytes]) -> None:
                 await handle_command(key, value)
         except Exception:  # one bad message must not stop the agent
             log.exception("message on key %r could not be handled; sent to dead letters", key)
-            await _dead_letter(key, value, "internal error while handling the message")
+            await _dead_letter(
+                key, value, "internal error while handling the message", event.message.topic
+            )
 
 
 @app.task
@@ -155,10 +158,13 @@ async def _decide(command: RequestExport) -> inbox.Acceptance | inbox.Rejection:
     raise AssertionError("unreachable")
 
 
-async def _dead_letter(key: bytes | None, value: bytes, reason: str) -> None:
+async def _dead_letter(
+    key: bytes | None, value: bytes, reason: str, source: str | None = None
+) -> None:
+    source_topic = (source or settings.commands_topic).encode()
     await send_acked(
         dead_letter_topic,
         (key or b"").decode(errors="replace"),
         value,
-        headers={"reason": reason.encode(), "source-topic": settings.commands_topic.encode()},
+        headers={"reason": reason.encode(), "source-topic": source_topic},
     )

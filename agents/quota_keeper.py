@@ -8,6 +8,7 @@ requests of a user can both pass a check that only one of them fits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -37,6 +38,7 @@ async def reserve(
 ) -> inbox.Acceptance | inbox.Rejection:
     """Reserve the planned rows, or reject naming the limit; the acceptance carries the
     tenant's size limit and retention in effect now."""
+    await _limits_loaded()
     limits = limits_book().for_user(tenant_id, user_id)
     today = quota.local_day(datetime.now(UTC), limits.timezone)
     key = _key(tenant_id, user_id)
@@ -55,6 +57,7 @@ async def reserve(
 
 
 async def settle(message: inbox.QuotaSettlement) -> None:
+    await _limits_loaded()
     limits = limits_book().for_user(message.tenant_id, message.user_id)
     today = quota.local_day(datetime.now(UTC), limits.timezone)
     key = _key(message.tenant_id, message.user_id)
@@ -64,6 +67,14 @@ async def settle(message: inbox.QuotaSettlement) -> None:
         return
     quotas_table[key] = usage.model_dump_json().encode()
     await _publish(message.tenant_id, message.user_id, usage)
+
+
+async def _limits_loaded() -> None:
+    """Right after a start, wait (briefly) for the limits topic to be read to its end, so no
+    request is checked against defaults that an override has replaced."""
+    book = limits_book()
+    if not book.wait_until_loaded(0):
+        await asyncio.to_thread(book.wait_until_loaded, 30)
 
 
 async def _publish(tenant_id: str, user_id: str, usage: quota.QuotaUsage) -> None:

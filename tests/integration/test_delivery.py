@@ -105,8 +105,13 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def manifest_checksums(manifest: dict[str, Any]) -> dict[str, str]:
-    return {f["name"]: f["sha256"] for f in manifest["files"]}
+def assert_as_exported(
+    notice: ExportCompletionNotice, manifest: dict[str, Any], delivered: list[bytes], source: bytes
+) -> None:
+    """Delivered files: the manifest's checksums, and together the source's rows in order."""
+    checksums = {f["name"]: f["sha256"] for f in manifest["files"]}
+    assert {f.name: sha256(d) for f, d in zip(notice.files, delivered, strict=True)} == checksums
+    assert rows_of(delivered) == source
 
 
 def free_port() -> int:
@@ -193,10 +198,7 @@ def test_s3_store_and_customer_bucket_hold_every_row(
 
     manifest = json.loads(customer_object("manifest.json"))
     delivered = [customer_object(f.name) for f in notice.files]
-    assert {f.name: sha256(d) for f, d in zip(notice.files, delivered, strict=True)} == (
-        manifest_checksums(manifest)
-    )
-    assert rows_of(delivered) == source_csv(settings, TENANT_S3)
+    assert_as_exported(notice, manifest, delivered, source_csv(settings, TENANT_S3))
 
 
 def test_a_missing_customer_bucket_fails_at_once_and_the_export_stays_downloadable(
@@ -271,10 +273,7 @@ def assert_sftp_folder_holds(
     assert names == sorted([f.name for f in notice.files] + ["manifest.json"])  # no .partial
     manifest = json.loads((folder / "manifest.json").read_text())
     delivered = [(folder / f.name).read_bytes() for f in notice.files]
-    assert {f.name: sha256(d) for f, d in zip(notice.files, delivered, strict=True)} == (
-        manifest_checksums(manifest)
-    )
-    assert rows_of(delivered) == source_csv(settings, TENANT_A)
+    assert_as_exported(notice, manifest, delivered, source_csv(settings, TENANT_A))
 
 
 def test_sftp_delivers_every_file_with_key_and_with_password(
