@@ -19,11 +19,11 @@ from agents import quota_keeper
 from agents.app import (
     app,
     commands_topic,
-    dead_letter_topic,
     export_store,
     job_inbox_topic,
     settings,
 )
+from agents.dead_letters import dead_letter
 from agents.limits import limits_book
 from agents.partitioning import owner_partition
 from agents.sending import send_acked
@@ -53,14 +53,22 @@ async def command_agent(stream: faust.StreamT[bytes]) -> None:
         key, value = event.key, event.value
         try:
             if event.message.topic == settings.quota_inbox_topic:
-                await quota_keeper.settle(inbox.QuotaSettlement.model_validate_json(value))
+                await _settle(key, value)
             elif not await _moved_to_owner(key, value, event.message):
                 await handle_command(key, value)
-        except Exception:  # one bad message must not stop the agent
+        except Exception as exc:  # one bad message must not stop the agent
             log.exception("message on key %r could not be handled; sent to dead letters", key)
-            await _dead_letter(
-                key, value, "internal error while handling the message", event.message.topic
-            )
+            reason = f"internal error while handling the message: {exc!r}"
+            await dead_letter(event.message.topic, key, value, reason)
+
+
+async def _settle(key: bytes | None, value: bytes) -> None:
+    try:
+        settlement = inbox.QuotaSettlement.model_validate_json(value)
+    except ValueError as exc:
+        await dead_letter(settings.quota_inbox_topic, key, value, f"not a settlement: {exc}")
+        return
+    await quota_keeper.settle(settlement)
 
 
 @app.task
@@ -84,10 +92,10 @@ async def handle_command(key: bytes | None, value: bytes) -> None:
         command = codec.decode(value)
     except codec.UndecodableMessage as exc:
         log.warning("undecodable command on key %r: %s", key, exc)
-        await _dead_letter(key, value, str(exc))
+        await dead_letter(settings.commands_topic, key, value, str(exc))
         return
     if isinstance(command, RequestExport | CancelExport) and not _ids_are_uuids(command):
-        await _dead_letter(key, value, "tenantId and userId must be UUIDs")
+        await dead_letter(settings.commands_topic, key, value, "tenantId and userId must be UUIDs")
     elif isinstance(command, RequestExport):
         await _open_job(command)
     elif isinstance(command, CancelExport):
@@ -101,7 +109,9 @@ async def handle_command(key: bytes | None, value: bytes) -> None:
         )
         await send_acked(job_inbox_topic, command.job_id, inbox.encode_inbox(message))
     else:
-        await _dead_letter(key, value, f"{type(command).__name__} is not a command")
+        await dead_letter(
+            settings.commands_topic, key, value, f"{type(command).__name__} is not a command"
+        )
 
 
 def _ids_are_uuids(command: RequestExport | CancelExport) -> bool:
@@ -156,15 +166,3 @@ async def _decide(command: RequestExport) -> inbox.Acceptance | inbox.Rejection:
                 )
             await asyncio.sleep(2**attempt)
     raise AssertionError("unreachable")
-
-
-async def _dead_letter(
-    key: bytes | None, value: bytes, reason: str, source: str | None = None
-) -> None:
-    source_topic = (source or settings.commands_topic).encode()
-    await send_acked(
-        dead_letter_topic,
-        (key or b"").decode(errors="replace"),
-        value,
-        headers={"reason": reason.encode(), "source-topic": source_topic},
-    )

@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, uuid5
 import faust
 
 from agents.app import app, deliveries_topic, export_store, job_inbox_topic, settings
+from agents.dead_letters import dead_letter
 from agents.sending import send_acked
 from delivery.deliver import deliver
 from delivery.failures import DeliveryError
@@ -32,7 +33,8 @@ async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
         try:
             task = inbox.DeliverExport.model_validate_json(value)
         except ValueError as exc:
-            log.error("unreadable delivery task on key %r: %s", key, exc)
+            reason = f"not a delivery task: {exc}"
+            await dead_letter(settings.deliveries_topic, key, value, reason)
             continue
         try:
             await attempt_delivery(task)

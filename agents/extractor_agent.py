@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from uuid import uuid4
 
+import adbc_driver_manager as adbc_errors
 import faust
+import psycopg
 
 from agents.app import app, export_store, job_inbox_topic, settings, tasks_topic
+from agents.dead_letters import dead_letter
 from agents.replicated_view import ReplicatedView
 from agents.sending import send_acked
 from domain import inbox
 from domain.decisions import too_large
 from domain.request import ExportFormat
 from events.models import ExportFile
+from extraction.copy_extractor import ExtractedFile
 from extraction.extract import extract_chunk
 from extraction.progress import ExtractionStopped, ProgressPolicy, StopCheck
 from extraction.store import job_dir
@@ -29,6 +34,17 @@ log = logging.getLogger(__name__)
 # so a worker runs one at a time and stays under 300 MB. CSV and JSON chunks need one 1 MiB
 # buffer and run two at a time.
 PARQUET_CHUNKS_AT_ONCE = asyncio.Semaphore(1)
+
+# A chunk whose database connection fails is extracted again from its start, after 2, 4, 8 s:
+# enough to ride out a restart of PostgreSQL, short enough that a job never hangs.
+CHUNK_ATTEMPTS = 4
+CHUNK_RETRY_SECONDS = 2.0
+DATABASE_FAILURES = (psycopg.OperationalError, adbc_errors.OperationalError)
+
+
+class SourceUnavailable(Exception):
+    """The database kept failing for this chunk beyond its retry budget."""
+
 
 # Jobs that ended (cancelled, failed) while chunks may still be queued or running.
 stop_signals: ReplicatedView[inbox.StopJob] = ReplicatedView(
@@ -44,7 +60,7 @@ async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
         try:
             task = inbox.ExtractChunk.model_validate_json(value)
         except ValueError as exc:
-            log.error("unreadable task on key %r: %s", key, exc)
+            await dead_letter(settings.tasks_topic, key, value, f"not a chunk task: {exc}")
             continue
         try:
             await run_task(task)
@@ -52,13 +68,14 @@ async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
             await _stopped(task, exc)
         except Exception as exc:  # report the failure, keep the agent
             log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
+            unavailable = isinstance(exc, SourceUnavailable)
             await _report(
                 inbox.ChunkFailed(
                     job_id=task.job_id,
                     message_id=str(uuid4()),
                     chunk_index=task.chunk.index,
-                    code="EXTRACTION_FAILED",
-                    reason=f"{type(exc).__name__}: {exc}",
+                    code="SOURCE_UNAVAILABLE" if unavailable else "EXTRACTION_FAILED",
+                    reason=str(exc) if unavailable else f"{type(exc).__name__}: {exc}",
                 )
             )
 
@@ -116,23 +133,24 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         )
         asyncio.run_coroutine_threadsafe(_report(message), loop)
 
-    extract = asyncio.to_thread(
-        extract_chunk,
-        settings.reader_database_url,
-        task.tenant_id,
-        task.request,
-        chunk,
-        export_store.working_dir(location, task.tenant_id, task.job_id),
-        on_progress,
-        ProgressPolicy(
-            settings.progress_every_rows, settings.progress_every_seconds, _stop_check(task)
-        ),
-    )
+    def extract() -> list[ExtractedFile]:
+        return extract_chunk(
+            settings.reader_database_url,
+            task.tenant_id,
+            task.request,
+            chunk,
+            export_store.working_dir(location, task.tenant_id, task.job_id),
+            on_progress,
+            ProgressPolicy(
+                settings.progress_every_rows, settings.progress_every_seconds, _stop_check(task)
+            ),
+        )
+
     if task.request.format is ExportFormat.PARQUET:
         async with PARQUET_CHUNKS_AT_ONCE:
-            extracted = await extract
+            extracted = await _with_retries(task, extract)
     else:
-        extracted = await extract
+        extracted = await _with_retries(task, extract)
     # For the S3 store: upload each finished file (multipart, from disk), then drop it locally.
     kept = [await asyncio.to_thread(export_store.keep, done.path, location) for done in extracted]
     files = [
@@ -160,6 +178,33 @@ async def run_task(task: inbox.ExtractChunk) -> None:
         sum(f.rows for f in files),
         len(files),
     )
+
+
+async def _with_retries(
+    task: inbox.ExtractChunk, extract: Callable[[], list[ExtractedFile]]
+) -> list[ExtractedFile]:
+    """Run the extraction, again from the start of the chunk after a database failure (a
+    dropped connection, a terminated backend, a restart): the chunk's files are written whole
+    or not at all, and progress reported again is never taken as going backwards."""
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            return await asyncio.to_thread(extract)
+        except DATABASE_FAILURES as exc:
+            if attempt == CHUNK_ATTEMPTS:
+                raise SourceUnavailable(
+                    f"the database failed {attempt} times; last: {type(exc).__name__}: {exc}"
+                ) from exc
+            wait = CHUNK_RETRY_SECONDS * 2 ** (attempt - 1)
+            log.warning(
+                "job %s chunk %d: database failure (%s); attempt %d in %.0f s",
+                task.job_id,
+                task.chunk.index,
+                exc,
+                attempt + 1,
+                wait,
+            )
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 async def _report(message: inbox.InboxMessage) -> None:

@@ -20,7 +20,9 @@ from agents.app import (
     export_store,
     job_inbox_topic,
     jobs_table,
+    settings,
 )
+from agents.dead_letters import dead_letter
 from agents.job_reactions import discard_late_files, react
 from agents.sending import send_acked
 from domain import inbox
@@ -37,9 +39,16 @@ log = logging.getLogger(__name__)
 async def job_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
         try:
-            await handle_inbox_message(value)
-        except Exception:  # one bad message must not stop the agent
+            message = inbox.decode_inbox(value)
+        except ValueError as exc:
+            await dead_letter(settings.job_inbox_topic, key, value, f"not an inbox message: {exc}")
+            continue
+        try:
+            await handle_inbox_message(message)
+        except Exception as exc:  # one bad message must not stop the agent
             log.exception("inbox message on key %r could not be handled", key)
+            reason = f"internal error while handling the message: {exc!r}"
+            await dead_letter(settings.job_inbox_topic, key, value, reason)
 
 
 def load_state(job_id: str) -> JobState | None:
@@ -47,8 +56,7 @@ def load_state(job_id: str) -> JobState | None:
     return JobState.model_validate_json(stored) if stored else None
 
 
-async def handle_inbox_message(value: bytes) -> None:
-    message = inbox.decode_inbox(value)
+async def handle_inbox_message(message: inbox.InboxMessage) -> None:
     state = load_state(message.job_id)
     if state is not None and isinstance(message, inbox.ChunkDone):
         await discard_late_files(state, message)

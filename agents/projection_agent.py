@@ -9,6 +9,7 @@ import faust
 import psycopg
 
 from agents.app import app, events_topic, settings
+from agents.dead_letters import dead_letter
 from events import codec
 from projections.read_model import project
 
@@ -22,7 +23,7 @@ async def projection_agent(stream: faust.StreamT[bytes]) -> None:
         try:
             event = codec.decode(value)
         except codec.UndecodableMessage as exc:
-            log.error("undecodable event on key %r: %s", key, exc)
+            await dead_letter(settings.events_topic, key, value, str(exc))
             continue
         # The read model must not miss an event: retry until the database takes it.
         delay = 0.5
@@ -37,6 +38,7 @@ async def projection_agent(stream: faust.StreamT[bytes]) -> None:
                 conn = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-            except Exception:  # a bad event must not stop the read model
+            except Exception as exc:  # a bad event must not stop the read model
                 log.exception("event on key %r could not be projected", key)
+                await dead_letter(settings.events_topic, key, value, f"not projected: {exc!r}")
                 break

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from agents.app import app, job_inbox_topic, settings, sweeps_topic
+from agents.dead_letters import dead_letter
 from agents.sending import send_acked
 from domain import inbox
 
@@ -47,11 +48,13 @@ async def sweep_on_schedule() -> None:
 
 @app.agent(sweeps_topic)
 async def sweep_on_request(stream: faust.StreamT[bytes]) -> None:
-    async for value in stream:
+    async for key, value in stream.items():
         try:
-            await sweep(SweepRequest.model_validate_json(value))
-        except Exception:  # a bad request must not stop the agent
-            log.exception("sweep request %r failed", value[:200])
+            request = SweepRequest.model_validate_json(value)
+        except ValueError as exc:
+            await dead_letter(settings.sweeps_topic, key, value, f"not a sweep request: {exc}")
+            continue
+        await sweep(request)
 
 
 async def sweep(request: SweepRequest) -> int:

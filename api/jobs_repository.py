@@ -62,6 +62,16 @@ class JobsRepository:
         async with self._pool.connection() as conn:
             return await load_usage(conn, tenant_id, user_id)
 
+    async def events(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's events in the order they were appended (the caller checked the tenant)."""
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT event_type, event FROM export_service.job_events"
+                " WHERE job_id = %s ORDER BY sequence",
+                [job_id],
+            )
+            return await cur.fetchall()
+
     async def files(self, job_id: str) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(

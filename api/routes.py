@@ -151,6 +151,16 @@ async def get_export(job_id: uuid.UUID, request: Request, principal: Caller) -> 
     return _job_json(await _job_or_404(request, principal, job_id))
 
 
+@router.get("/{job_id}/events", summary="The job's audit trail")
+async def job_events(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
+    """Every event of the job in order, as appended to the log: who asked and for what, what
+    was checked, every chunk and progress report, every delivery attempt, how it ended."""
+    require(principal, READ_ROLE)
+    await _job_or_404(request, principal, job_id)
+    rows = await _repository(request).events(str(job_id))
+    return {"events": [{"type": r["event_type"], **r["event"]} for r in rows]}
+
+
 @router.get("/{job_id}/files", summary="List an export's files")
 async def list_files(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, READ_ROLE)

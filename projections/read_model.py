@@ -55,6 +55,12 @@ ON CONFLICT (job_id, chunk_index, part) DO UPDATE SET
 """
 
 
+INSERT_EVENT = """
+INSERT INTO export_service.job_events (job_id, sequence, event_type, occurred_at, event)
+VALUES (%s, %s, %s, %s, %s) ON CONFLICT (job_id, sequence) DO NOTHING
+"""
+
+
 async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
     """Apply one event to the read model; False when it was already applied."""
     job_id = event.envelope.job_id
@@ -71,6 +77,16 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
             return False
         state = apply(state, event)
         await conn.execute(UPSERT_JOB, _row(state))
+        await conn.execute(
+            INSERT_EVENT,
+            [
+                job_id,
+                event.envelope.sequence,
+                type(event).__name__,
+                event.envelope.occurred_at,
+                Jsonb(json.loads(event.model_dump_json(by_alias=True))),
+            ],
+        )
         if isinstance(event, ev.ChunkExtracted):
             f = event.file
             await conn.execute(

@@ -153,6 +153,17 @@ ALTER TABLE export_service.export_jobs
     ADD COLUMN IF NOT EXISTS delivered_to varchar(1100),
     ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
 
+-- Every event of every job, as appended to export.events: the audit trail the API serves.
+CREATE TABLE IF NOT EXISTS export_service.job_events (
+    job_id       uuid NOT NULL REFERENCES export_service.export_jobs (id) ON DELETE CASCADE,
+    sequence     bigint NOT NULL,
+    event_type   varchar(64) NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    event        jsonb NOT NULL,
+    PRIMARY KEY (job_id, sequence)
+);
+ALTER TABLE export_service.job_events OWNER TO export_service;
+
 -- Each user's quota counters, as the quotas table last held them (GET /v1/exports/quota).
 CREATE TABLE IF NOT EXISTS export_service.quota_usage (
     tenant_id    uuid NOT NULL,
