@@ -27,6 +27,11 @@ app = faust.App(
     # A chunk extraction holds its partition for seconds; fewer records per poll keeps the
     # member well inside max.poll.interval (see ../shared/notes/faust-pitfalls.md).
     broker_max_poll_records=20,
+    # A worker that dies (SIGKILL, a lost machine) is out of the group after 10 s, not Faust's
+    # default 60, so another worker takes over its chunks soon. Heartbeats come from a
+    # background task, so a long chunk does not count as silence.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=2.0,
     web_enabled=False,
     key_serializer="raw",
     value_serializer="raw",

@@ -5,6 +5,7 @@
 #
 #   scripts/stack.sh up        start Kafka, PostgreSQL and the delivery servers (idempotent)
 #   scripts/stack.sh start-smtp / stop-smtp, start-sftp / stop-sftp   one delivery server
+#   scripts/stack.sh stop-kafka / start-kafka   the broker alone (the fault tests use these)
 #   scripts/stack.sh services  start the worker(s) and the API in the background (idempotent)
 #   scripts/stack.sh down      stop everything this script started, by pid
 #   scripts/stack.sh status    show what is running
@@ -314,6 +315,8 @@ stop_services() {
 
 case "${1:-}" in
   up) start_postgres; start_kafka; start_delivery_servers ;;
+  start-kafka) start_kafka ;;
+  stop-kafka) stop_pid kafka "$STACK/kafka/server.properties" ;;
   start-smtp) start_smtp ;;
   stop-smtp) stop_pid smtp "smtp_server.py" ;;
   start-sftp) start_sftp ;;

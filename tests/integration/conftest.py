@@ -20,6 +20,10 @@ from client.export_client import ExportClient
 TENANT_A, TENANT_B, _ = DEMO_TENANTS
 USER_A = "0a0a0a0a-0000-4000-8000-00000000000a"
 USER_B = "0b0b0b0b-0000-4000-8000-00000000000b"
+# A tenant of its own with 3,000,000 trades, made by the big_tenant fixture.
+BIG_TENANT = "55555555-5555-4555-8555-555555555555"
+BIG_ROWS = 3_000_000
+BIG_FIRST_ID = 10**12
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,3 +89,22 @@ def body_without_headers(paths: list[Path]) -> bytes:
         data = path.read_bytes()
         out += data[data.index(b"\n") + 1 :]
     return bytes(out)
+
+
+@pytest.fixture(scope="session")
+def big_tenant(admin_db: psycopg.Connection[Any]) -> Iterator[None]:
+    """3,000,000 trades of one tenant, made once per session and removed at its end (the
+    seed counts whole tables, so they must not stay)."""
+    admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])
+    admin_db.execute(
+        "INSERT INTO analytics.fact_trades (id, tenant_id, trade_date, executed_at, symbol, side,"
+        " quantity, price, notional, notes)"
+        " SELECT %(first)s + i, %(tenant)s, date '2026-01-02' + (i / 10000)::int,"
+        " timestamptz '2026-01-02 09:30:00+00' + i * interval '1 second', 'AAPL', 'BUY',"
+        " i %% 1000, 100.5, i * 1.5, 'note ' || i"
+        " FROM generate_series(1, %(rows)s) AS i",
+        {"first": BIG_FIRST_ID, "tenant": BIG_TENANT, "rows": BIG_ROWS},
+    )
+    admin_db.execute("ANALYZE analytics.fact_trades")
+    yield
+    admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])

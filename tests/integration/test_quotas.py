@@ -22,12 +22,8 @@ from agents.limits import publish_override
 from agents.settings import Settings
 from client.export_client import ExportClient
 from domain.quota import LimitsOverride
-from tests.integration.conftest import TENANT_A, TENANT_B, api_client
+from tests.integration.conftest import BIG_ROWS, BIG_TENANT, TENANT_A, TENANT_B, api_client
 
-# A tenant of its own with 3,000,000 trades, made by the fixture below.
-BIG_TENANT = "55555555-5555-4555-8555-555555555555"
-BIG_ROWS = 3_000_000
-BIG_FIRST_ID = 10**12
 SEED_DEFAULTS = LimitsOverride(
     max_concurrent_exports=3, max_exports_per_day=20, max_rows_per_day=50_000_000
 )
@@ -208,24 +204,6 @@ def test_a_user_near_the_daily_row_limit_gets_exactly_what_fits(
     usage = quota_of(settings, TENANT_A, user)
     assert (usage["dailyRowsUsed"], usage["dailyRowsRemaining"]) == (limit, 0)
     assert usage["dailyExportsUsed"] == 3
-
-
-@pytest.fixture(scope="module")
-def big_tenant(admin_db: psycopg.Connection[Any]) -> Iterator[None]:
-    """3,000,000 trades of one tenant, removed afterwards (the seed counts whole tables)."""
-    admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])
-    admin_db.execute(
-        "INSERT INTO analytics.fact_trades (id, tenant_id, trade_date, executed_at, symbol, side,"
-        " quantity, price, notional, notes)"
-        " SELECT %(first)s + i, %(tenant)s, date '2026-01-02' + (i / 10000)::int,"
-        " timestamptz '2026-01-02 09:30:00+00' + i * interval '1 second', 'AAPL', 'BUY',"
-        " i %% 1000, 100.5, i * 1.5, 'note ' || i"
-        " FROM generate_series(1, %(rows)s) AS i",
-        {"first": BIG_FIRST_ID, "tenant": BIG_TENANT, "rows": BIG_ROWS},
-    )
-    admin_db.execute("ANALYZE analytics.fact_trades")
-    yield
-    admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])
 
 
 def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
