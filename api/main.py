@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
@@ -15,6 +17,7 @@ from agents.settings import Settings
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
 from api.routes import links, router
+from domain.request import ExportRequest
 from stores.export_store import ExportStore
 
 
@@ -41,6 +44,22 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Data export service", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
     app.include_router(links)
+
+    def openapi() -> dict[str, Any]:
+        # The request body is read by hand (for our own field errors), so FastAPI does not
+        # know its model: add ExportRequest and the models it uses to the components.
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            body = ExportRequest.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            models = document.setdefault("components", {}).setdefault("schemas", {})
+            models.update(body.pop("$defs", {}))
+            models["ExportRequest"] = body
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -20,13 +20,14 @@ from fastapi.responses import (
 )
 from pydantic.alias_generators import to_camel
 
+from api import responses
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE, job_id_for
-from domain.request import ExportRequest, ExportStatus
+from domain.request import ExportStatus
 from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check
 from domain.validation import RequestInvalid, validate_request
 from events.models import CancelExport, RequestExport
@@ -34,7 +35,7 @@ from extraction.formats import media_type
 from extraction.manifest import MANIFEST
 from stores.export_store import ExportStore, join
 
-router = APIRouter(prefix="/v1/exports", tags=["Data Export"])
+router = APIRouter(prefix="/v1/exports", tags=["Data Export"], responses=responses.COMMON)
 Caller = Annotated[Principal, Depends(authenticate)]
 
 # A presigned URL only has to live long enough for the redirect to be followed; the link or
@@ -67,15 +68,12 @@ def _error(http_status: int, code: str, message: str, **extra: Any) -> HTTPExcep
     "",
     status_code=202,
     summary="Create export job",
+    responses=responses.SUBMIT,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": ExportRequest.model_json_schema(
-                        by_alias=True, ref_template="#/components/schemas/{model}"
-                    )
-                }
+                "application/json": {"schema": {"$ref": "#/components/schemas/ExportRequest"}}
             },
         }
     },
@@ -126,7 +124,7 @@ async def list_exports(
     principal: Caller,
     status: ExportStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """The caller's own exports, newest first."""
     require(principal, READ_ROLE)
@@ -170,7 +168,12 @@ async def list_files(job_id: uuid.UUID, request: Request, principal: Caller) -> 
     return {"files": [_file_json(job_id, f) for f in files]}
 
 
-@router.get("/{job_id}/download", summary="Download export file", response_model=None)
+@router.get(
+    "/{job_id}/download",
+    summary="Download export file",
+    response_model=None,
+    responses=responses.FILES,
+)
 async def download(
     job_id: uuid.UUID,
     request: Request,
@@ -199,7 +202,12 @@ async def download(
     return await _file_response(request, chosen)
 
 
-@router.get("/{job_id}/archive", summary="Download every file as one ZIP", response_model=None)
+@router.get(
+    "/{job_id}/archive",
+    summary="Download every file as one ZIP",
+    response_model=None,
+    responses=responses.FILES,
+)
 async def archive(job_id: uuid.UUID, request: Request, principal: Caller) -> StreamingResponse:
     """All of the export's files and its manifest in one ZIP, streamed as it is made."""
     require(principal, READ_ROLE)
@@ -209,7 +217,12 @@ async def archive(job_id: uuid.UUID, request: Request, principal: Caller) -> Str
     return await _archive_response(request, job_id, job, files)
 
 
-@router.get("/{job_id}/manifest", summary="Get an export's manifest", response_model=None)
+@router.get(
+    "/{job_id}/manifest",
+    summary="Get an export's manifest",
+    response_model=None,
+    responses=responses.FILES,
+)
 async def manifest(job_id: uuid.UUID, request: Request, principal: Caller) -> Response:
     """manifest.json: format, schema, files with rows and SHA-256, snapshot and notes."""
     require(principal, READ_ROLE)
@@ -331,7 +344,7 @@ def _file_json(job_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-links = APIRouter(prefix="/v1/links", tags=["Data Export"])
+links = APIRouter(prefix="/v1/links", tags=["Data Export"], responses=responses.LINKS)
 
 
 @links.get("/{job_id}/{file_name}", summary="Download through a signed link", response_model=None)

@@ -44,7 +44,8 @@ def check(
 ) -> None:
     """Raise LinkInvalid for an altered link, LinkExpired for an old one."""
     expected = signature(secret, tenant_id, job_id, file_name, expires)
-    if not hmac.compare_digest(expected, given):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link can hold any.
+    if not hmac.compare_digest(expected.encode(), given.encode(errors="replace")):
         raise LinkInvalid(f"the link to {file_name} is not valid")
     if now >= expires:
         raise LinkExpired(f"the link to {file_name} expired")

@@ -17,7 +17,7 @@ from agents.settings import Settings
 from api.dev_token import DEMO_TENANTS, mint
 from client.export_client import ExportClient
 
-TENANT_A, TENANT_B, _ = DEMO_TENANTS
+TENANT_A, TENANT_B, TENANT_C = DEMO_TENANTS
 USER_A = "0a0a0a0a-0000-4000-8000-00000000000a"
 USER_B = "0b0b0b0b-0000-4000-8000-00000000000b"
 # A tenant of its own with 3,000,000 trades, made by the big_tenant fixture.

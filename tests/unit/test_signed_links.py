@@ -49,3 +49,12 @@ def test_an_old_link_has_expired() -> None:
     given = signature(SECRET, TENANT, JOB, FILE, EXPIRES)
     with pytest.raises(LinkExpired):
         check(SECRET, TENANT, JOB, FILE, EXPIRES, given, now=EXPIRES)
+
+
+def test_a_signature_with_any_characters_is_just_invalid() -> None:
+    import pytest
+
+    from domain.signed_links import LinkInvalid, check
+
+    with pytest.raises(LinkInvalid):
+        check("secret", "t", "j", "f", 10, "\x11\u00e9\U0001f600", now=0)
