@@ -88,6 +88,8 @@ def decide(
                 everything = sorted([*state.files, *files], key=lambda f: (f.chunk_index, f.part))
                 drafts.append(_completion(state, everything, ctx, now))
             return drafts
+        case inbox.ChunkFailed() if message.chunk_index in state.chunk_files:
+            return []  # another copy of the chunk (a redelivery) already finished it
         case inbox.ChunkFailed():
             reason = f"chunk {message.chunk_index} failed: {message.reason}"
             return [(ev.ExportFailed, {"code": message.code, "reason": reason})]

@@ -135,6 +135,9 @@ def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
 
 def resolve(request: ExportRequest) -> ResolvedQuery:
     """Check the request against the catalogue and its options; raise RequestInvalid."""
+    errors = _nul_characters(request.model_dump(by_alias=True, exclude_none=True))
+    if errors:
+        raise RequestInvalid(errors)  # PostgreSQL text cannot hold NUL: nothing else is safe
     errors = _check_sizes(request) + check_format_options(request) + check_delivery(request)
     query = request.query_definition
     source = CATALOGUE.get(query.source)
@@ -176,6 +179,23 @@ def validate_request(payload: Mapping[str, Any]) -> tuple[ExportRequest, Resolve
     """Parse and resolve in one step: what the API and the command agent call."""
     request = parse_request(payload)
     return request, resolve(request)
+
+
+def _nul_characters(value: object, path: str = "") -> list[FieldError]:
+    """Every string in the request that holds a NUL character, by its field."""
+    if isinstance(value, str):
+        return (
+            [FieldError(path or "(body)", "must not contain NUL characters")]
+            if "\x00" in value
+            else []
+        )
+    if isinstance(value, dict):
+        return [
+            e for k, v in value.items() for e in _nul_characters(v, f"{path}.{k}" if path else k)
+        ]
+    if isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in _nul_characters(v, f"{path}[{i}]")]
+    return []
 
 
 def _check_sizes(request: ExportRequest) -> list[FieldError]:

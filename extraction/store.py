@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from uuid import uuid4
 
 
 def job_dir(store_dir: Path, tenant_id: str, job_id: str) -> Path:
@@ -12,8 +13,10 @@ def job_dir(store_dir: Path, tenant_id: str, job_id: str) -> Path:
 
 
 def partial_path(final: Path) -> Path:
-    """Where a file is written before it is complete; never served."""
-    return final.with_name(final.name + ".partial")
+    """Where a file is written before it is complete; never served. Unique per writer: a chunk
+    redelivered while its first copy still runs (at-least-once) writes beside it, and the
+    copy that finishes last replaces the same rows with the same bytes."""
+    return final.with_name(f"{final.name}.{uuid4().hex[:12]}.partial")
 
 
 def publish(partial: Path, final: Path) -> None:

@@ -140,7 +140,6 @@ def hostile_payloads(draw: st.DrawFn) -> dict[str, Any]:
     return payload
 
 
-IDENTIFIER = re.compile(r'"((?:[^"]|"")*)"')
 KNOWN_NAMES = {
     name
     for source in CATALOGUE.values()
@@ -148,8 +147,15 @@ KNOWN_NAMES = {
 }
 
 
+# Literals and identifiers, scanned left to right so neither is read inside the other.
+QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
+
+
 def identifiers_of(statement: str) -> set[str]:
-    return {m.replace('""', '"') for m in IDENTIFIER.findall(statement)}
+    """The "quoted" identifiers of a statement ('literals' skipped)."""
+    return {
+        m.group(1).replace('""', '"') for m in QUOTED.finditer(statement) if m.group(1) is not None
+    }
 
 
 @settings(

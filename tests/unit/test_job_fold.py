@@ -215,3 +215,13 @@ def test_a_chunk_split_by_size_records_every_part_in_order() -> None:
         "part-00001-002.csv",
         "part-00002-001.csv",
     ]
+
+
+def test_a_failed_copy_of_a_chunk_already_done_changes_nothing() -> None:
+    state, _ = handle(None, open_job(accepted()))
+    state, _ = handle(
+        state, inbox.ChunkDone(job_id=JOB, message_id="d", chunk_index=1, files=[file(1, 10)])
+    )
+    failed = inbox.ChunkFailed(job_id=JOB, message_id="f", chunk_index=1, code="X", reason="late")
+    again, events = handle(state, failed)
+    assert events == [] and again == state

@@ -198,3 +198,13 @@ def test_excel_sheets_by_a_column_order_rows_by_it_first() -> None:
     assert not query.ordered_by_key
     errors = errors_of(request_payload(format="EXCEL", formatOptions={"excel": {"sheetBy": "x"}}))
     assert "unknown column 'x'" in errors["formatOptions.excel.sheetBy"]
+
+
+def test_nul_characters_are_rejected_wherever_they_are() -> None:
+    payload = request_payload()
+    payload["queryDefinition"]["filters"] = [
+        {"column": "symbol", "operator": "=", "value": "a\x00"}
+    ]
+    assert errors_of(payload) == {
+        "queryDefinition.filters[0].value": "must not contain NUL characters"
+    }
