@@ -84,7 +84,7 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
                 event.envelope.sequence,
                 type(event).__name__,
                 event.envelope.occurred_at,
-                Jsonb(json.loads(event.model_dump_json(by_alias=True))),
+                _jsonb(json.loads(event.model_dump_json(by_alias=True))),
             ],
         )
         if isinstance(event, ev.ChunkExtracted):
@@ -102,9 +102,9 @@ def _row(state: JobState) -> dict[str, object]:
     return {
         "id": state.job_id,
         "tenant_id": state.tenant_id,
-        "name": request.name,
-        "description": request.description,
-        "query_definition": Jsonb(request.query_definition.model_dump(mode="json", by_alias=True)),
+        "name": _text(request.name),
+        "description": _text(request.description),
+        "query_definition": _jsonb(request.query_definition.model_dump(mode="json", by_alias=True)),
         "format": request.format.value,
         "format_options": _json_or_none(request.format_options),
         "status": state.status.value,
@@ -129,11 +129,31 @@ def _row(state: JobState) -> dict[str, object]:
         "delivered_to": state.delivered_to,
         "delivered_at": state.delivered_at,
         "last_sequence": state.sequence,
-        "job_state": Jsonb(json.loads(state.model_dump_json())),
+        "job_state": _jsonb(json.loads(state.model_dump_json())),
     }
 
 
 def _json_or_none(model: object) -> Jsonb | None:
     if model is None:
         return None
-    return Jsonb(model.model_dump(mode="json", by_alias=True, exclude_none=True))  # type: ignore[attr-defined]
+    return _jsonb(model.model_dump(mode="json", by_alias=True, exclude_none=True))  # type: ignore[attr-defined]
+
+
+# PostgreSQL text and jsonb cannot hold NUL, which a (rejected) request may carry: the read
+# model shows it as the six characters \u0000 rather than lose the job.
+def _jsonb(value: object) -> Jsonb:
+    return Jsonb(_without_nul(value))
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "\\u0000") if value is not None else None
+
+
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
