@@ -3,6 +3,7 @@ requests, forged tokens, other tenants' ids, tenant isolation, and the audit tra
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -333,7 +334,11 @@ def test_hundreds_of_generated_hostile_commands_leave_every_agent_working(
         try:
             ExportRequest.model_validate(payload)
         except ValidationError:
-            refused = api.post("/v1/exports", json=payload)
+            # As Python writes it: NaN and Infinity included, which strict JSON has not.
+            body = json.dumps(payload).encode()
+            refused = api.post(
+                "/v1/exports", content=body, headers={"Content-Type": "application/json"}
+            )
             assert refused.status_code == 400, refused.text
             assert all(d["field"] and d["reason"] for d in refused.json()["details"])
             return
