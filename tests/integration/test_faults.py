@@ -37,6 +37,11 @@ READER_KILL = (
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
     " WHERE usename = 'export_reader' AND state = 'active' AND pid <> pg_backend_pid()"
 )
+# Every connection of the export role, also between fetches of a cursor (idle in transaction).
+READER_KILL_ALL = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    " WHERE usename = 'export_reader' AND pid <> pg_backend_pid()"
+)
 
 
 def whole_tenant_csv(rows_per_file: int) -> dict[str, Any]:
@@ -173,8 +178,8 @@ def test_a_database_that_keeps_failing_fails_the_job_with_the_reason(
     def keep_killing() -> None:
         with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
             while not stop.is_set():
-                conn.execute(READER_KILL)
-                time.sleep(0.1)
+                conn.execute(READER_KILL_ALL)
+                time.sleep(0.05)
 
     killer = threading.Thread(target=keep_killing)
     killer.start()
