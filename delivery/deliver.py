@@ -11,11 +11,8 @@ from collections.abc import Callable
 
 from agents.settings import Settings
 from delivery import secrets
-from delivery.by_email import send_mail
 from delivery.failures import DeliveryError, permanent, transient
 from delivery.mail_message import MailFacts, build_message
-from delivery.to_s3 import deliver_to_s3
-from delivery.to_sftp import deliver_over_sftp
 from domain.inbox import DeliverExport
 from domain.request import DeliveryMethod
 from events.models import ExportFile
@@ -28,8 +25,11 @@ async def deliver(task: DeliverExport, settings: Settings, store: ExportStore) -
     method = task.request.delivery_method()
     if config is None:
         raise permanent("the request has no delivery settings")
+    # Each method's client library is imported when first used (asyncssh alone is 15 MB).
     try:
         if method is DeliveryMethod.S3 and config.s3:
+            from delivery.to_s3 import deliver_to_s3
+
             profile = secrets.s3_profile(
                 settings.delivery_secrets_file, task.tenant_id, config.s3.profile
             )
@@ -37,6 +37,8 @@ async def deliver(task: DeliverExport, settings: Settings, store: ExportStore) -
                 deliver_to_s3, store, config.s3, profile, _files_and_manifest(task)
             )
         if method is DeliveryMethod.SFTP and config.sftp:
+            from delivery.to_sftp import deliver_over_sftp
+
             secret = secrets.sftp_secret(
                 settings.delivery_secrets_file, task.tenant_id, config.sftp.secret
             )
@@ -44,6 +46,8 @@ async def deliver(task: DeliverExport, settings: Settings, store: ExportStore) -
                 store, config.sftp, secret, settings.sftp_known_hosts, _files_and_manifest(task)
             )
         if method is DeliveryMethod.EMAIL and config.email:
+            from delivery.by_email import send_mail
+
             sender = settings.smtp.sender if settings.smtp else "exports@localhost"
             message = await asyncio.to_thread(
                 build_message, _mail_facts(task), config.email, sender, _reader(store)

@@ -1,24 +1,33 @@
-"""Thin helpers over boto3 for S3 and S3-compatible servers (MinIO, moto)."""
+"""Thin helpers over boto3 for S3 and S3-compatible servers (MinIO, moto).
+
+boto3 is imported on first use: it adds some 11 MB (and a client some 60 MB more) to a
+worker whose tenants may all use the local store.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-
 SCHEME = "s3://"
+PART_BYTES = 8 << 20
+PARTS_IN_MEMORY = 4
 
-# Files above 8 MiB go up in 8 MiB parts, four at a time, and at most four parts are held in
-# memory (s3transfer's default is ten): some 32 MB whatever the file's size. 10,000 parts of
-# 8 MiB allow objects of 80 GB.
-TRANSFER = TransferConfig(
-    multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4
-)
-# An s3transfer setting that boto3's constructor does not take.
-TRANSFER.max_in_memory_upload_chunks = 4
+
+@cache
+def transfer_config() -> Any:
+    """Files above 8 MiB go up in 8 MiB parts, four at a time, and at most four parts are held
+    in memory (s3transfer's default is ten): some 32 MB whatever the file's size. 10,000 parts
+    of 8 MiB allow objects of 80 GB."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=4
+    )
+    # An s3transfer setting that boto3's constructor does not take.
+    config.max_in_memory_upload_chunks = PARTS_IN_MEMORY
+    return config
 
 
 def client(
@@ -27,6 +36,9 @@ def client(
     access_key_id: str | None,
     secret_access_key: str | None,
 ) -> Any:
+    import boto3
+    from botocore.config import Config
+
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
@@ -59,12 +71,12 @@ def parse_uri(location: str) -> tuple[str, str]:
 
 
 def upload_file(s3: Any, path: Path, bucket: str, key: str) -> None:
-    s3.upload_file(str(path), bucket, key, Config=TRANSFER)
+    s3.upload_file(str(path), bucket, key, Config=transfer_config())
 
 
 def upload_stream(s3: Any, stream: IO[bytes], bucket: str, key: str) -> None:
     """Upload from a readable stream in parts, without holding the whole object."""
-    s3.upload_fileobj(stream, bucket, key, Config=TRANSFER)
+    s3.upload_fileobj(stream, bucket, key, Config=transfer_config())
 
 
 def open_object(s3: Any, bucket: str, key: str) -> IO[bytes]:

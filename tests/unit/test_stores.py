@@ -14,5 +14,6 @@ def test_s3_locations_round_trip() -> None:
 
 
 def test_uploads_hold_a_bounded_number_of_parts() -> None:
-    assert s3.TRANSFER.multipart_chunksize == 8 << 20
-    assert s3.TRANSFER.max_in_memory_upload_chunks * s3.TRANSFER.multipart_chunksize <= 32 << 20
+    config = s3.transfer_config()
+    assert config.multipart_chunksize == 8 << 20
+    assert config.max_in_memory_upload_chunks * config.multipart_chunksize <= 32 << 20
