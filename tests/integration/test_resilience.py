@@ -122,7 +122,7 @@ def chunk_lines(job_id: str) -> int:
     )
 
 
-# Left out of `make test` for now: in one of three fresh runs the surviving worker took over,
+# Left out of `make test` for now: in one of six runs the surviving worker took over,
 # finished the dead one's in-flight chunks, then consumed nothing more (a Faust stall after
 # the rebalance that this session did not get to the bottom of). `make test-worker-kill`.
 @pytest.mark.worker_kill
