@@ -18,7 +18,7 @@ from psycopg import IsolationLevel, sql
 
 from extraction.block_writers import open_writer
 from extraction.progress import ProgressPolicy, ProgressReporter
-from extraction.store import partial_path, publish
+from extraction.store import partial_path, publish, remove_chunk_files
 from extraction.tenant_session import TENANT_SETTINGS
 
 WRITE_BUFFER_BYTES = 1 << 20
@@ -158,12 +158,9 @@ class _FileSeries:
         return sum(f.bytes for f in self.done) + self.partial.stat().st_size
 
     def abandon(self) -> None:
-        """Remove every file of the chunk: a chunk is reported whole or not at all."""
         with contextlib.suppress(Exception):
             self.out.close()
-        self.partial.unlink(missing_ok=True)
-        for file in self.done:
-            file.path.unlink(missing_ok=True)
+        remove_chunk_files([f.path for f in self.done], self.partial)
 
 
 def extract_with_copy(

@@ -22,7 +22,7 @@ from extraction import sql_builder
 from extraction.arrow_schema import conform, export_schema
 from extraction.copy_extractor import ExtractedFile
 from extraction.progress import ProgressPolicy, ProgressReporter
-from extraction.store import hash_file, partial_path, publish
+from extraction.store import hash_file, partial_path, publish, remove_chunk_files
 
 BATCH_BYTES = 4 << 20
 COMPRESSION = {"SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd", "NONE": "none"}
@@ -71,15 +71,13 @@ class _ParquetSeries:
         self.done.append(ExtractedFile(self.target, self.rows, size, digest))
 
     def stored_bytes(self) -> int:
+        """What this chunk has stored so far (compressed, where it is)."""
         return sum(f.bytes for f in self.done) + self.partial.stat().st_size
 
     def abandon(self) -> None:
-        """Remove every file of the chunk: a chunk is reported whole or not at all."""
         with contextlib.suppress(Exception):
             self.writer.close()
-        self.partial.unlink(missing_ok=True)
-        for file in self.done:
-            file.path.unlink(missing_ok=True)
+        remove_chunk_files([f.path for f in self.done], self.partial)
 
 
 def extract_parquet(

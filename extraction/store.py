@@ -19,6 +19,13 @@ def partial_path(final: Path) -> Path:
     return final.with_name(f"{final.name}.{uuid4().hex[:12]}.partial")
 
 
+def remove_chunk_files(done: list[Path], partial: Path) -> None:
+    """A chunk is reported whole or not at all: remove its finished files and its partial."""
+    partial.unlink(missing_ok=True)
+    for path in done:
+        path.unlink(missing_ok=True)
+
+
 def publish(partial: Path, final: Path) -> None:
     """Make a fully written file visible under its final name, atomically and durably."""
     with open(partial, "rb") as handle:
