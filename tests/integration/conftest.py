@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from agents.settings import Settings
 from api.dev_token import DEMO_TENANTS, mint
 from client.export_client import ExportClient
 
+ROOT = Path(__file__).resolve().parents[2]
 TENANT_A, TENANT_B, TENANT_C = DEMO_TENANTS
 USER_A = "0a0a0a0a-0000-4000-8000-00000000000a"
 USER_B = "0b0b0b0b-0000-4000-8000-00000000000b"
@@ -62,6 +64,31 @@ def api_client(
     return httpx.Client(
         base_url=settings.api_url, timeout=30, headers={"Authorization": f"Bearer {token}"}
     )
+
+
+def stack(*args: str, env: dict[str, str] | None = None) -> None:
+    """Run scripts/stack.sh (restart services, stop or start one server) and wait for it."""
+    subprocess.run(
+        [str(ROOT / "scripts/stack.sh"), *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_job(
+    api: httpx.Client, job_id: str, states: set[str] | None = None, timeout: float = 120
+) -> dict[str, Any]:
+    """The job's view once the read model has it and, if `states` are given, once its status
+    is one of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = api.get(f"/v1/exports/{job_id}")
+        if response.status_code == 200 and (states is None or response.json()["status"] in states):
+            view: dict[str, Any] = response.json()
+            return view
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {states or 'the read model'}")
 
 
 def psql_csv(

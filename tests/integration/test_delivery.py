@@ -28,7 +28,7 @@ from agents.settings import Settings
 from client.export_client import ExportClient
 from domain.signed_links import make_link
 from events.models import ExportCompletionNotice
-from tests.integration.conftest import TENANT_A, USER_A, api_client, psql_csv
+from tests.integration.conftest import TENANT_A, USER_A, api_client, psql_csv, stack
 
 ROOT = Path(__file__).resolve().parents[2]
 # The stack keeps this tenant's exports in its S3 store (EXPORT_STORE_BY_TENANT).
@@ -143,10 +143,6 @@ def _listening(port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def stack(command: str) -> None:
-    subprocess.run([str(ROOT / "scripts/stack.sh"), command], check=True, capture_output=True)
 
 
 def received_mail(job_id: str, timeout: float = 60) -> EmailMessage:

@@ -30,6 +30,7 @@ from tests.integration.conftest import (
     api_client,
     body_without_headers,
     psql_csv,
+    wait_for_job,
 )
 
 COLUMNS = ["id", "trade_date", "symbol", "price", "notes"]
@@ -237,14 +238,7 @@ HOSTILE = [
 
 
 def ended(api: httpx.Client, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        response = api.get(f"/v1/exports/{job_id}")
-        if response.status_code == 200 and response.json()["status"] in ("COMPLETED", "FAILED"):
-            found: dict[str, Any] = response.json()
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end")
+    return wait_for_job(api, job_id, {"COMPLETED", "FAILED"})
 
 
 def fact_fingerprint(admin_db: psycopg.Connection[Any]) -> list[Any]:

@@ -22,7 +22,15 @@ from agents.limits import publish_override
 from agents.settings import Settings
 from client.export_client import ExportClient
 from domain.quota import LimitsOverride
-from tests.integration.conftest import BIG_ROWS, BIG_TENANT, TENANT_A, TENANT_B, api_client
+from tests.integration.conftest import (
+    BIG_ROWS,
+    BIG_TENANT,
+    TENANT_A,
+    TENANT_B,
+    api_client,
+    stack,
+    wait_for_job,
+)
 
 SEED_DEFAULTS = LimitsOverride(
     max_concurrent_exports=3, max_exports_per_day=20, max_rows_per_day=50_000_000
@@ -53,27 +61,13 @@ def trades(
 
 
 def job(settings: Settings, tenant: str, user: str, job_id: str) -> dict[str, Any]:
-    api = api_client(settings, tenant, user)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        response = api.get(f"/v1/exports/{job_id}")
-        if response.status_code == 200:
-            found: dict[str, Any] = response.json()
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} never appeared")
+    return wait_for_job(api_client(settings, tenant, user), job_id, timeout=60)
 
 
 def wait_until(
     settings: Settings, tenant: str, user: str, job_id: str, states: set[str]
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        view = job(settings, tenant, user, job_id)
-        if view["status"] in states:
-            return view
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} never reached {states}")
+    return wait_for_job(api_client(settings, tenant, user), job_id, states)
 
 
 def quota_of(settings: Settings, tenant: str, user: str) -> dict[str, int]:
@@ -209,8 +203,6 @@ def test_a_user_near_the_daily_row_limit_gets_exactly_what_fits(
 def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
     client: ExportClient, settings: Settings, big_tenant: None
 ) -> None:
-    from tests.integration.test_delivery import stack
-
     user = new_user()
     set_limits(
         settings, BIG_TENANT, user, LimitsOverride(max_concurrent_exports=1, max_exports_per_day=3)

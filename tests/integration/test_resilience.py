@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 
 from agents.settings import Settings
 from client.export_client import ExportClient
-from tests.integration.conftest import BIG_TENANT, api_client, psql_csv
+from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PIDS = ROOT / ".stack/pids"
@@ -28,15 +27,6 @@ COLUMNS = ["id", "executed_at", "quantity", "price", "notional", "notes"]
 ROWS_PER_CHUNK = 250_000
 
 pytestmark = pytest.mark.slow
-
-
-def stack(*args: str, env: dict[str, str] | None = None) -> None:
-    subprocess.run(
-        [str(ROOT / "scripts/stack.sh"), *args],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def request() -> dict[str, Any]:
