@@ -9,7 +9,7 @@ stays at one write buffer whatever the chunk's size.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from psycopg import IsolationLevel, sql
 from extraction.block_writers import open_writer
 from extraction.progress import ProgressPolicy, ProgressReporter
 from extraction.store import partial_path, publish, remove_chunk_files
-from extraction.tenant_session import TENANT_SETTINGS
+from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
 WRITE_BUFFER_BYTES = 1 << 20
 Buffer = bytes | bytearray | memoryview
@@ -167,6 +167,7 @@ def extract_with_copy(
     conninfo: str,
     tenant_id: str,
     statement: sql.Composed,
+    request_settings: Mapping[str, str],
     framing: Framing,
     planned_rows: int,
     name_for: Callable[[int], Path],
@@ -202,7 +203,7 @@ def extract_with_copy(
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             conn.read_only = True
             with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute(TENANT_SETTINGS, {"tenant": tenant_id})
+                cursor.execute(SESSION_SETTINGS, session_parameters(tenant_id, request_settings))
                 with cursor.copy(statement) as copy:
                     for data in copy:
                         if expect_header:

@@ -27,7 +27,7 @@ from extraction import sql_builder
 from extraction.copy_extractor import ExtractedFile
 from extraction.progress import ProgressPolicy, ProgressReporter
 from extraction.store import hash_file, partial_path, publish
-from extraction.tenant_session import TENANT_SETTINGS
+from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
 SHEET_ROWS = 1_048_576
 CELL_LIMIT = 32_767
@@ -103,7 +103,10 @@ def extract_excel(
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            conn.execute(TENANT_SETTINGS, {"tenant": tenant_id})
+            conn.execute(
+                SESSION_SETTINGS,
+                session_parameters(tenant_id, sql_builder.request_settings(query)),
+            )
             with conn.cursor(name="excel_export") as cursor:
                 cursor.itersize = FETCH_ROWS
                 by_value = query.sheet_by is not None

@@ -76,6 +76,7 @@ def extract_chunk(
         case ExportFormat.CSV:
             csv = request.csv_options()
             statement = sql_builder.copy_chunk_csv(query, tenant_id, chunk, csv)
+            settings = sql_builder.request_settings(query, csv)
             framing: Framing = CsvFraming(csv.byte_order_mark, csv.include_headers)
         case ExportFormat.JSON | ExportFormat.NDJSON:
             opts = request.json_options()
@@ -84,6 +85,7 @@ def extract_chunk(
             statement = sql_builder.copy_chunk_json(
                 query, tenant_id, chunk, opts.date_format, pretty
             )
+            settings = sql_builder.request_settings(query)
             if request.format is ExportFormat.NDJSON:
                 framing = Framing()
             else:
@@ -92,6 +94,7 @@ def extract_chunk(
         conninfo,
         tenant_id,
         statement,
+        settings,
         framing,
         chunk.row_count,
         name_for,

@@ -9,7 +9,7 @@ from domain.inbox import Acceptance
 from domain.plan import plan_by_key, plan_by_offset
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
-from extraction.tenant_session import TENANT_SETTINGS
+from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
 
 async def plan_export(
@@ -24,7 +24,10 @@ async def plan_export(
         await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
         await conn.set_read_only(True)
         async with conn.transaction():
-            await conn.execute(TENANT_SETTINGS, {"tenant": tenant_id})
+            await conn.execute(
+                SESSION_SETTINGS,
+                session_parameters(tenant_id, sql_builder.request_settings(query)),
+            )
             hwm = await _scalar(conn, sql_builder.high_water_mark(query, tenant_id))
             total = await _scalar(conn, sql_builder.count_rows(query, tenant_id, hwm))
             if not query.ordered_by_key:

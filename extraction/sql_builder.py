@@ -1,13 +1,23 @@
-"""SQL for exports, composed with psycopg.sql from catalogue identifiers and quoted literals.
+"""SQL for exports, composed with psycopg.sql from catalogue identifiers and fixed text.
 
-No text from a request reaches SQL as text: identifiers come from the catalogue
-(`sql.Identifier`), operators from a fixed enum, and values are `sql.Literal`s, which
-psycopg quotes. Literals rather than bound parameters because COPY takes no parameters.
+No value from a request is written into a statement. Identifiers come from the catalogue
+(`sql.Identifier`) and operators from a fixed enum. Filter values, the date range and the
+CSV date pattern travel as bound parameters into settings of the transaction (see
+`request_settings` and `extraction.tenant_session`), and statements read them back with
+`current_setting`: COPY, which does all the writing, takes no parameters of its own.
+Each is read in a scalar subquery, so PostgreSQL evaluates it once per statement (an
+InitPlan, usable as an index bound), not once per row.
+
+What a request still puts in a statement, quoted by psycopg: output names (the column
+aliases, which become CSV headers and JSON keys) and CSV's delimiter and null marker, which
+are COPY options and cannot be parameters. Validation limits all three (`domain.validation`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import date
 
 from psycopg import sql
 
@@ -21,22 +31,82 @@ def table(source: Source) -> sql.Composable:
     return sql.Identifier(source.schema, source.table)
 
 
-def _filter(f: ResolvedFilter) -> sql.Composable:
+# The transaction settings that carry a request's values; the names are ours, never the request's.
+SETTING_PREFIX = "export."
+DATE_FROM = "date_from"
+DATE_TO = "date_to"
+DATE_PATTERN = "date_pattern"
+
+
+def _setting_text(name: str) -> sql.Composable:
+    return sql.SQL("current_setting({})").format(sql.Literal(SETTING_PREFIX + name))
+
+
+def _setting(name: str, sql_type: str) -> sql.Composable:
+    """A request value, read once per statement from its setting and cast to `sql_type`."""
+    return sql.SQL("(SELECT {}::{})").format(_setting_text(name), sql.SQL(sql_type))
+
+
+def _setting_list(name: str, sql_type: str) -> sql.Composable:
+    """A list of request values, kept in one setting as a JSON array, as a typed array."""
+    return sql.SQL("(SELECT array_agg(v::{}) FROM json_array_elements_text({}::json) AS v)").format(
+        sql.SQL(sql_type), _setting_text(name)
+    )
+
+
+def _as_setting(value: object) -> str:
+    """A coerced request value in PostgreSQL's input syntax for its type."""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _filter_setting(index: int, part: str = "") -> str:
+    return f"filter_{index}{part}"
+
+
+def request_settings(q: ResolvedQuery, csv: CsvOptions | None = None) -> dict[str, str]:
+    """The request's values, named as the statements of `q` read them."""
+    settings: dict[str, str] = {}
+    for index, f in enumerate(q.filters):
+        if f.operator in (Operator.IN, Operator.NOT_IN):
+            settings[_filter_setting(index)] = json.dumps([_as_setting(v) for v in f.values])
+        elif f.operator is Operator.BETWEEN:
+            settings[_filter_setting(index, "_low")] = _as_setting(f.values[0])
+            settings[_filter_setting(index, "_high")] = _as_setting(f.values[1])
+        elif f.values:
+            settings[_filter_setting(index)] = _as_setting(f.values[0])
+    if q.date_range is not None:
+        settings[DATE_FROM] = _as_setting(q.date_range[0])
+        settings[DATE_TO] = _as_setting(q.date_range[1])
+    if csv is not None and csv.date_format != "ISO":
+        settings[DATE_PATTERN] = csv.date_format
+    return {SETTING_PREFIX + name: value for name, value in settings.items()}
+
+
+def _filter(index: int, f: ResolvedFilter) -> sql.Composable:
     col = sql.Identifier(f.column.name)
-    values = [sql.Literal(v) for v in f.values]
+    kind = f.column.type.value
     match f.operator:
         case Operator.IS_NULL:
             return sql.SQL("{} IS NULL").format(col)
         case Operator.IS_NOT_NULL:
             return sql.SQL("{} IS NOT NULL").format(col)
-        case Operator.IN | Operator.NOT_IN:
-            return sql.SQL("{} {} ({})").format(
-                col, sql.SQL(f.operator.value), sql.SQL(", ").join(values)
+        case Operator.IN:
+            return sql.SQL("{} = ANY({})").format(col, _setting_list(_filter_setting(index), kind))
+        case Operator.NOT_IN:
+            # NOT (x = ANY(list)) is NOT IN, NULLs included: both are NULL for a NULL x.
+            return sql.SQL("NOT ({} = ANY({}))").format(
+                col, _setting_list(_filter_setting(index), kind)
             )
         case Operator.BETWEEN:
-            return sql.SQL("{} BETWEEN {} AND {}").format(col, values[0], values[1])
+            return sql.SQL("{} BETWEEN {} AND {}").format(
+                col,
+                _setting(_filter_setting(index, "_low"), kind),
+                _setting(_filter_setting(index, "_high"), kind),
+            )
         case _:
-            return sql.SQL("{} {} {}").format(col, sql.SQL(f.operator.value), values[0])
+            return sql.SQL("{} {} {}").format(
+                col, sql.SQL(f.operator.value), _setting(_filter_setting(index), kind)
+            )
 
 
 def where(
@@ -55,11 +125,11 @@ def where(
         parts.append(
             sql.SQL("{} BETWEEN {} AND {}").format(
                 sql.Identifier(q.source.date_column),
-                sql.Literal(q.date_range[0]),
-                sql.Literal(q.date_range[1]),
+                _setting(DATE_FROM, "date"),
+                _setting(DATE_TO, "date"),
             )
         )
-    parts.extend(_filter(f) for f in q.filters)
+    parts.extend(_filter(index, f) for index, f in enumerate(q.filters))
     return sql.SQL(" AND ").join(parts)
 
 
@@ -132,7 +202,7 @@ def csv_render(options: CsvOptions) -> Render:
         name = sql.Identifier(column.column.name)
         if options.date_format != "ISO" and kind in (ColumnType.DATE, ColumnType.TIMESTAMPTZ):
             # The session's TimeZone is UTC, so timestamps are formatted in UTC.
-            return sql.SQL("to_char({}, {})").format(name, sql.Literal(options.date_format))
+            return sql.SQL("to_char({}, {})").format(name, _setting(DATE_PATTERN, "text"))
         if decimals is not None and kind is ColumnType.NUMERIC:
             return sql.SQL("round({}, {})").format(name, sql.Literal(decimals))
         return name

@@ -256,6 +256,7 @@ def statement_log(admin_db: psycopg.Connection[Any]) -> Iterator[Path]:
     admin_db.execute("ALTER ROLE export_reader RESET log_statement")
 
 
+STATEMENT = re.compile(r"(?:statement|execute [^:]*): ")
 QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 
 
@@ -287,16 +288,21 @@ def test_hostile_commands_are_rejected_change_nothing_and_never_reach_sql_as_tex
             assert view["status"] == "COMPLETED", part
     assert fact_fingerprint(admin_db) == before
 
-    logged = statement_log.read_text(errors="replace")[start:]
-    statements = [line for line in logged.splitlines() if "statement:" in line]
+    logged = statement_log.read_text(errors="replace")[start:].splitlines()
+    # Simple-protocol statements log as "statement: ...", bound ones as "execute <name>: ..."
+    # with their values on a separate "parameters:" line.
+    statements = [line for line in logged if STATEMENT.search(line)]
+    parameters = [line for line in logged if "parameters:" in line]
     assert statements, "the export role's statements were logged"
-    # Request text reaches SQL only quoted: values as literals (COPY takes no parameters),
-    # aliases as identifiers; nothing of it ever stands as SQL.
     for line in statements:
-        bare = outside_quotes(line.split("statement:", 1)[1])
+        text = STATEMENT.split(line, 1)[1]
+        # Values never stand in a statement, not even quoted: they are bound parameters.
+        assert "DROP TABLE y" not in text, line
+        # Aliases stand only as quoted identifiers, and nothing of any request stands as SQL.
+        bare = outside_quotes(text)
         for marker in ("DROP TABLE", "pg_authid", "(SELECT 1)", "OR 1=1", "rolpassword"):
             assert marker not in bare, line
-    assert any("'x''); DROP TABLE y;--'" in line for line in statements)
+    assert any("DROP TABLE y" in line for line in parameters), "the value travelled bound"
 
 
 def test_hundreds_of_generated_hostile_commands_leave_every_agent_working(
@@ -454,7 +460,7 @@ def test_an_export_never_holds_another_tenants_rows(
     from domain.plan import ChunkPlan
     from domain.validation import validate_request
     from extraction import sql_builder
-    from extraction.tenant_session import TENANT_SETTINGS
+    from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
     request = {
         "name": "isolation",
@@ -468,16 +474,18 @@ def test_an_export_never_holds_another_tenants_rows(
     _, query = validate_request(request)
     chunk = ChunkPlan(index=1, first_row=0, row_count=10**9, key_min=None, key_max=30_000)
     with psycopg.connect(settings.reader_database_url) as conn, conn.transaction():
-        conn.execute(TENANT_SETTINGS, {"tenant": TENANT_A})
+        conn.execute(
+            SESSION_SETTINGS, session_parameters(TENANT_A, sql_builder.request_settings(query))
+        )
         rows = conn.execute(sql_builder.select_chunk(query, TENANT_A, chunk)).fetchall()
     assert {str(r[0]) for r in rows} <= {TENANT_A}
 
 
 def test_row_level_security_alone_keeps_tenants_apart(settings: Settings) -> None:
-    from extraction.tenant_session import TENANT_SETTINGS
+    from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
     with psycopg.connect(settings.reader_database_url) as conn, conn.transaction():
-        conn.execute(TENANT_SETTINGS, {"tenant": TENANT_A})
+        conn.execute(SESSION_SETTINGS, session_parameters(TENANT_A, {}))
         tenants = conn.execute(
             "SELECT DISTINCT tenant_id FROM analytics.fact_trades"
             " UNION SELECT DISTINCT tenant_id FROM analytics.fact_quotes"

@@ -151,6 +151,15 @@ KNOWN_NAMES = {
 QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
 
 
+def literals_of(statement: str) -> set[str]:
+    """The 'literals' of a statement ("quoted" identifiers skipped)."""
+    return {
+        m.group(0)[1:-1].replace("''", "'")
+        for m in QUOTED.finditer(statement)
+        if m.group(1) is None
+    }
+
+
 def identifiers_of(statement: str) -> set[str]:
     """The "quoted" identifiers of a statement ('literals' skipped)."""
     return {
@@ -180,10 +189,15 @@ def test_hostile_requests_are_rejected_by_field_or_become_safe_sql(payload: dict
         sql_builder.count_rows(query, TENANT, 99),
     ]
     aliases = {c.output_name for c in query.columns}
+    # The only literals: the tenant (from the token), the names of the settings that carry the
+    # request's values, a fixed pattern, and the COPY options that cannot be parameters.
+    literals = {TENANT, "YYYY-MM", csv.delimiter, csv.null_marker}
+    literals |= set(sql_builder.request_settings(query, csv))
     for statement in statements:
         text = statement.as_string(None)
         # Every identifier is the catalogue's, or an output name quoted as one.
         assert identifiers_of(text) <= KNOWN_NAMES | aliases | {"tenant_id"}
+        assert literals_of(text) <= literals, "no value of the request is written in SQL"
         for bad in ("DROP TABLE", "pg_authid", "pg_sleep", "DELETE FROM"):
             for found in re.finditer(re.escape(bad), text, flags=re.IGNORECASE):
                 assert _inside_quotes(text, found.start()), f"{bad!r} outside a quoted literal"

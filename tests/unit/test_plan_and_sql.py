@@ -1,4 +1,4 @@
-"""Chunk plans cover every row once; SQL quotes what comes from a request."""
+"""Chunk plans cover every row once; SQL takes no value from a request as text."""
 
 from __future__ import annotations
 
@@ -54,16 +54,31 @@ def render(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-def test_request_values_become_quoted_literals_and_names_identifiers() -> None:
+def test_request_values_travel_as_settings_and_names_as_identifiers() -> None:
     payload = request_payload()
+    hostile = "x'); DROP TABLE t; --"
     payload["queryDefinition"]["filters"] = [
-        {"column": "notes", "operator": "LIKE", "value": "x'); DROP TABLE t; --"}
+        {"column": "notes", "operator": "LIKE", "value": hostile},
+        {"column": "id", "operator": "IN", "value": [1, 2]},
+        {"column": "price", "operator": "BETWEEN", "value": ["1.5", 2]},
     ]
+    payload["queryDefinition"]["dateRange"] = {"start": "2024-01-01", "end": "2024-01-31"}
     payload["queryDefinition"]["columns"] = [{"name": "notes", "alias": 'a"b'}]
     _, query = validate_request(payload)
     chunk = plan_by_key(1, [], 5, False, 10)[0]
     text = render(sql_builder.select_chunk(query, TENANT, chunk))
-    assert "'x''); DROP TABLE t; --'" in text
+    assert "DROP" not in text and "2024" not in text and "1.5" not in text
+    assert "\"notes\" LIKE (SELECT current_setting('export.filter_0')::text)" in text
+    assert '"id" = ANY((SELECT array_agg(v::bigint)' in text
+    assert "current_setting('export.filter_2_low')::numeric" in text
+    assert sql_builder.request_settings(query) == {
+        "export.filter_0": hostile,
+        "export.filter_1": '["1", "2"]',
+        "export.filter_2_low": "1.5",
+        "export.filter_2_high": "2",
+        "export.date_from": "2024-01-01",
+        "export.date_to": "2024-01-31",
+    }
     assert '"notes" AS "a""b"' in text
     assert f"\"tenant_id\" = '{TENANT}'" in text
     assert '"analytics"."fact_trades"' in text
