@@ -49,7 +49,8 @@ def _setting(name: str, sql_type: str) -> sql.Composable:
 
 def _setting_list(name: str, sql_type: str) -> sql.Composable:
     """A list of request values, kept in one setting as a JSON array, as a typed array."""
-    return sql.SQL("(SELECT array_agg(v::{}) FROM json_array_elements_text({}::json) AS v)").format(
+    # ARRAY(...) makes it one array value: `x = ANY (SELECT ...)` would compare x with rows.
+    return sql.SQL("ARRAY(SELECT v::{} FROM json_array_elements_text({}::json) AS v)").format(
         sql.SQL(sql_type), _setting_text(name)
     )
 

@@ -69,7 +69,7 @@ def test_request_values_travel_as_settings_and_names_as_identifiers() -> None:
     text = render(sql_builder.select_chunk(query, TENANT, chunk))
     assert "DROP" not in text and "2024" not in text and "1.5" not in text
     assert "\"notes\" LIKE (SELECT current_setting('export.filter_0')::text)" in text
-    assert '"id" = ANY((SELECT array_agg(v::bigint)' in text
+    assert '"id" = ANY(ARRAY(SELECT v::bigint' in text
     assert "current_setting('export.filter_2_low')::numeric" in text
     assert sql_builder.request_settings(query) == {
         "export.filter_0": hostile,
