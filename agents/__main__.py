@@ -3,6 +3,7 @@
 from agents import (  # noqa: F401 - imported to register the agents
     command_agent,
     delivery_agent,
+    diagnostics,
     extractor_agent,
     job_agent,
     projection_agent,

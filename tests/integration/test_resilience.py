@@ -4,6 +4,7 @@ exactly once. Slow (tens of seconds each): marked `slow`; `make test` runs them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 
 from agents.settings import Settings
-from client.export_client import ExportClient
+from client.export_client import CompletionTimeout, ExportClient
+from events.models import ExportCompletionNotice
 from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +106,24 @@ def two_workers() -> Iterator[None]:
     stack("restart-services")
 
 
+def completion(client: ExportClient, job_id: str, timeout: float) -> ExportCompletionNotice:
+    """The job's completion notice; if none comes, the failure carries every live worker's
+    consumer state and stacks (agents/diagnostics.py), for a stall that logs no error."""
+    try:
+        return client.wait_for_completion(job_id, timeout=timeout)
+    except CompletionTimeout:
+        sizes = {log: log.stat().st_size for log in LOGS.glob("worker-*.log")}
+        for pid_file in PIDS.glob("worker-*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGUSR1)
+        time.sleep(3)
+        dumps = "\n".join(
+            f"--- {log.name}\n{log.read_bytes()[size:].decode(errors='replace')}"
+            for log, size in sizes.items()
+        )
+        pytest.fail(f"job {job_id} did not end within {timeout} s; worker state:\n{dumps}")
+
+
 def chunk_lines(job_id: str) -> int:
     """How many chunk extractions of the job the workers logged (redone ones included)."""
     return sum(
@@ -125,7 +145,7 @@ def test_a_worker_killed_mid_export_loses_no_row_and_redoes_little(
     watch.wait_for_rows(60)
     victim = int((PIDS / "worker-1.pid").read_text())
     os.kill(victim, signal.SIGKILL)
-    notice = client.wait_for_completion(job_id, timeout=240)
+    notice = completion(client, job_id, timeout=240)
     seen = watch.stop()
 
     assert notice.status.value == "COMPLETED", notice.error_message
@@ -151,7 +171,7 @@ def test_the_broker_stopped_for_15_seconds_mid_export(
         time.sleep(15)
     finally:
         stack("start-kafka")
-    notice = client.wait_for_completion(job_id, timeout=300)
+    notice = completion(client, job_id, timeout=300)
     seen = watch.stop()
     assert notice.status.value == "COMPLETED", notice.error_message
     assert export_digest(settings, job_id, [f.name for f in notice.files]) == expected

@@ -1,0 +1,57 @@
+"""A worker's consumer state on demand: `kill -USR1 <worker pid>` writes it to the worker's log.
+
+For stalls that leave no error behind, such as a consumer that stops fetching after a
+rebalance: what is assigned, what is paused (by Faust and by aiokafka), where each partition
+was last read and committed, how many messages are in flight, and (mode's own SIGUSR1 dump)
+every thread's and task's stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from mode.utils.logging import cry
+
+from agents.app import app
+
+log = logging.getLogger(__name__)
+
+
+def consumer_state() -> str:
+    """The consumer's own bookkeeping, read from Faust's (private) attributes: best effort."""
+    consumer: Any = app.consumer
+    lines = [f"flow active: {consumer.flow_active}, app flow: {app.flow_control.is_active()}"]
+    lines.append(f"messages in flight (unacked): {len(consumer._unacked_messages)}")
+    paused = consumer._paused_partitions
+    try:
+        driver_paused = consumer._thread._ensure_consumer().paused()
+    except Exception as exc:  # the driver may be between rebalances
+        driver_paused = f"unknown ({exc})"
+    lines.append(f"paused by faust: {sorted(paused)}; by aiokafka: {driver_paused}")
+    for tp in sorted(consumer.assignment()):
+        if tp.topic.startswith("export-service-"):
+            continue  # changelog and assignor topics: their state is Recovery's
+        lines.append(
+            f"  {tp.topic}[{tp.partition}]: read {consumer._read_offset.get(tp)},"
+            f" committed {consumer._committed_offset.get(tp)},"
+            f" highwater {consumer.highwater(tp)}"
+        )
+    return "\n".join(lines)
+
+
+def dump() -> None:
+    try:
+        log.warning("consumer state (SIGUSR1):\n%s", consumer_state())
+    except Exception:
+        log.exception("consumer state unavailable")
+    cry(file=sys.stderr)
+
+
+@app.task
+async def install_state_dump() -> None:
+    # Replaces mode's own SIGUSR1 handler (its stack dump), which dump() still calls.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
