@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROWS ?= 1000000
 
-.PHONY: venv up seed services demo test test-worker-kill unit lint down status env bench bench-deps rebuild-read-model
+.PHONY: venv up seed services demo test unit lint down status env bench bench-deps rebuild-read-model
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,11 +29,7 @@ demo: services
 
 # The tests see the stack's settings (S3 endpoint, SFTP and SMTP servers) as the services do.
 test: lint services
-	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider -m "not worker_kill"
-
-# The worker-kill test alone (see tests/integration/test_resilience.py for why it is apart).
-test-worker-kill: services
-	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider -m worker_kill
+	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider
 
 unit: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

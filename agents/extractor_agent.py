@@ -1,7 +1,9 @@
-"""Extractor agent: extracts one planned chunk per task and reports to the job agent.
+"""Extractor: extracts one planned chunk per task and reports to the job agent.
 
-The COPY runs in a thread so the worker's event loop (and every other agent on it) keeps
-running; progress reports cross back to the loop with run_coroutine_threadsafe.
+Tasks come from plain Kafka consumers (agents/task_consumers.py), two per worker, which
+commit a task only once it is done. The COPY runs in a thread so the worker's event loop
+(and every agent on it) keeps running; progress reports cross back to the loop with
+run_coroutine_threadsafe.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from collections.abc import Callable
 from uuid import uuid4
 
 import adbc_driver_manager as adbc_errors
-import faust
+import mode
 import psycopg
 
-from agents.app import app, export_store, job_inbox_topic, settings, tasks_topic
+from agents.app import app, export_store, job_inbox_topic, settings, worker_id
 from agents.dead_letters import dead_letter
 from agents.replicated_view import ReplicatedView
 from agents.sending import send_acked
+from agents.task_consumers import TaskConsumers
 from domain import inbox
 from domain.decisions import too_large
 from domain.request import ExportFormat
@@ -52,32 +55,57 @@ stop_signals: ReplicatedView[inbox.StopJob] = ReplicatedView(
 )
 
 
+async def handle_task(key: bytes | None, value: bytes) -> None:
+    """One chunk task, start to end. A failure of the chunk is reported to its job, not
+    raised; only a failure to report (the broker unreachable) escapes, and the task is
+    taken again."""
+    try:
+        task = inbox.ExtractChunk.model_validate_json(value)
+    except ValueError as exc:
+        await dead_letter(settings.tasks_topic, key, value, f"not a chunk task: {exc}")
+        return
+    try:
+        await run_task(task)
+    except ExtractionStopped as exc:
+        await _stopped(task, exc)
+    except Exception as exc:  # report the failure, keep the consumer
+        log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
+        unavailable = isinstance(exc, SourceUnavailable)
+        await _report(
+            inbox.ChunkFailed(
+                job_id=task.job_id,
+                message_id=str(uuid4()),
+                chunk_index=task.chunk.index,
+                code="SOURCE_UNAVAILABLE" if unavailable else "EXTRACTION_FAILED",
+                reason=str(exc) if unavailable else f"{type(exc).__name__}: {exc}",
+            )
+        )
+
+
 # Two chunks at a time: PostgreSQL's COPY, not Python, is the bound, and two backends use
 # both cores of a small machine.
-@app.agent(tasks_topic, concurrency=2)
-async def extractor_agent(stream: faust.StreamT[bytes]) -> None:
-    async for key, value in stream.items():
-        try:
-            task = inbox.ExtractChunk.model_validate_json(value)
-        except ValueError as exc:
-            await dead_letter(settings.tasks_topic, key, value, f"not a chunk task: {exc}")
-            continue
-        try:
-            await run_task(task)
-        except ExtractionStopped as exc:
-            await _stopped(task, exc)
-        except Exception as exc:  # report the failure, keep the agent
-            log.exception("chunk %d of job %s failed", task.chunk.index, task.job_id)
-            unavailable = isinstance(exc, SourceUnavailable)
-            await _report(
-                inbox.ChunkFailed(
-                    job_id=task.job_id,
-                    message_id=str(uuid4()),
-                    chunk_index=task.chunk.index,
-                    code="SOURCE_UNAVAILABLE" if unavailable else "EXTRACTION_FAILED",
-                    reason=str(exc) if unavailable else f"{type(exc).__name__}: {exc}",
-                )
-            )
+CHUNKS_AT_ONCE = 2
+
+
+@app.service
+class Extractors(mode.Service):
+    """The worker's task consumers, started and stopped with the worker."""
+
+    consumers: TaskConsumers
+
+    async def on_start(self) -> None:
+        self.consumers = TaskConsumers(
+            settings.kafka_bootstrap_servers,
+            settings.tasks_topic,
+            handle_task,
+            CHUNKS_AT_ONCE,
+            client_id=f"extractor-{worker_id}",
+        )
+        self.consumers.start(asyncio.get_running_loop())
+
+    async def on_stop(self) -> None:
+        # Running chunks get a little time to finish; any still running is redone elsewhere.
+        await asyncio.to_thread(self.consumers.stop, 20.0)
 
 
 def _stop_check(task: inbox.ExtractChunk) -> StopCheck:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from agents.settings import Settings
+from agents.task_consumers import adopt_former_offsets
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,11 @@ def main() -> int:
     if args.wait_for_broker:
         return 0 if wait_for_broker(args.wait_for_broker, args.timeout) else 1
     if args.create:
-        create_topics(Settings.from_env())
+        settings = Settings.from_env()
+        create_topics(settings)
+        adopt_former_offsets(
+            settings.kafka_bootstrap_servers, settings.tasks_topic, settings.partitions
+        )
     return 0
 
 
