@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -25,13 +26,11 @@ from typing import Any
 
 from confluent_kafka import (
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Message,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +143,29 @@ def _seek_back(consumer: Consumer, message: Message) -> None:
 def adopt_former_offsets(bootstrap: str, topic: str, partitions: int) -> None:
     """Start the extractors' group where the Faust group left the tasks topic, once: without
     this, a new group would read every task ever sent from the beginning."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
     tps = [TopicPartition(topic, p) for p in range(partitions)]
-
-    def committed(group: str) -> list[TopicPartition]:
-        request = [ConsumerGroupTopicPartitions(group, tps)]
-        result = admin.list_consumer_group_offsets(request)[group].result()
-        return [tp for tp in result.topic_partitions if tp.offset >= 0]
-
-    if committed(GROUP):
+    if _committed(bootstrap, GROUP, tps):
         return
-    former = committed(FORMER_GROUP)
+    former = _committed(bootstrap, FORMER_GROUP, tps)
     if former:
-        admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(GROUP, former)])[
-            GROUP
-        ].result()
-        log.warning("%s starts at %s's offsets on %s", GROUP, FORMER_GROUP, topic)
+        # A consumer that has not joined the group may commit for it while it has no members.
+        consumer = Consumer(_group_client(bootstrap, GROUP))
+        try:
+            consumer.commit(offsets=former, asynchronous=False)
+        finally:
+            consumer.close()
+        print(f"{GROUP} starts at {FORMER_GROUP}'s offsets on {topic}", file=sys.stderr)
+
+
+def _group_client(bootstrap: str, group: str) -> dict[str, object]:
+    return {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+
+
+def _committed(bootstrap: str, group: str, tps: list[TopicPartition]) -> list[TopicPartition]:
+    # The consumer's own committed() rather than the admin API: on a brand-new broker (no
+    # offsets topic yet) the admin call crashed the process (a segfault in CI).
+    consumer = Consumer(_group_client(bootstrap, group))
+    try:
+        return [tp for tp in consumer.committed(tps, timeout=30) if tp.offset >= 0]
+    finally:
+        consumer.close()
