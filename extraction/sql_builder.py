@@ -60,21 +60,11 @@ def _as_setting(value: object) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _filter_setting(index: int, part: str = "") -> str:
-    return f"filter_{index}{part}"
-
-
 def request_settings(q: ResolvedQuery, csv: CsvOptions | None = None) -> dict[str, str]:
     """The request's values, named as the statements of `q` read them."""
     settings: dict[str, str] = {}
     for index, f in enumerate(q.filters):
-        if f.operator in (Operator.IN, Operator.NOT_IN):
-            settings[_filter_setting(index)] = json.dumps([_as_setting(v) for v in f.values])
-        elif f.operator is Operator.BETWEEN:
-            settings[_filter_setting(index, "_low")] = _as_setting(f.values[0])
-            settings[_filter_setting(index, "_high")] = _as_setting(f.values[1])
-        elif f.values:
-            settings[_filter_setting(index)] = _as_setting(f.values[0])
+        settings.update(_filter(index, f)[1])
     if q.date_range is not None:
         settings[DATE_FROM] = _as_setting(q.date_range[0])
         settings[DATE_TO] = _as_setting(q.date_range[1])
@@ -83,31 +73,35 @@ def request_settings(q: ResolvedQuery, csv: CsvOptions | None = None) -> dict[st
     return {SETTING_PREFIX + name: value for name, value in settings.items()}
 
 
-def _filter(index: int, f: ResolvedFilter) -> sql.Composable:
+def _filter(index: int, f: ResolvedFilter) -> tuple[sql.Composable, dict[str, str]]:
+    """The filter's condition, and the settings it reads (name: value): one place decides both,
+    so a statement never reads a setting the transaction did not set."""
     col = sql.Identifier(f.column.name)
     kind = f.column.type.value
+    name = f"filter_{index}"
     match f.operator:
         case Operator.IS_NULL:
-            return sql.SQL("{} IS NULL").format(col)
+            return sql.SQL("{} IS NULL").format(col), {}
         case Operator.IS_NOT_NULL:
-            return sql.SQL("{} IS NOT NULL").format(col)
-        case Operator.IN:
-            return sql.SQL("{} = ANY({})").format(col, _setting_list(_filter_setting(index), kind))
-        case Operator.NOT_IN:
-            # NOT (x = ANY(list)) is NOT IN, NULLs included: both are NULL for a NULL x.
-            return sql.SQL("NOT ({} = ANY({}))").format(
-                col, _setting_list(_filter_setting(index), kind)
-            )
+            return sql.SQL("{} IS NOT NULL").format(col), {}
+        case Operator.IN | Operator.NOT_IN:
+            values = {name: json.dumps([_as_setting(v) for v in f.values])}
+            condition = sql.SQL("{} = ANY({})").format(col, _setting_list(name, kind))
+            if f.operator is Operator.NOT_IN:
+                # NOT (x = ANY(list)) is NOT IN, NULLs included: both are NULL for a NULL x.
+                condition = sql.SQL("NOT ({})").format(condition)
+            return condition, values
         case Operator.BETWEEN:
-            return sql.SQL("{} BETWEEN {} AND {}").format(
-                col,
-                _setting(_filter_setting(index, "_low"), kind),
-                _setting(_filter_setting(index, "_high"), kind),
+            low, high = f"{name}_low", f"{name}_high"
+            condition = sql.SQL("{} BETWEEN {} AND {}").format(
+                col, _setting(low, kind), _setting(high, kind)
             )
+            return condition, {low: _as_setting(f.values[0]), high: _as_setting(f.values[1])}
         case _:
-            return sql.SQL("{} {} {}").format(
-                col, sql.SQL(f.operator.value), _setting(_filter_setting(index), kind)
+            condition = sql.SQL("{} {} {}").format(
+                col, sql.SQL(f.operator.value), _setting(name, kind)
             )
+            return condition, {name: _as_setting(f.values[0])}
 
 
 def where(
@@ -130,7 +124,7 @@ def where(
                 _setting(DATE_TO, "date"),
             )
         )
-    parts.extend(_filter(index, f) for index, f in enumerate(q.filters))
+    parts.extend(_filter(index, f)[0] for index, f in enumerate(q.filters))
     return sql.SQL(" AND ").join(parts)
 
 
