@@ -46,10 +46,8 @@ Handler = Callable[[bytes | None, bytes], Coroutine[Any, Any, None]]
 
 def consumer_config(bootstrap: str, client_id: str) -> dict[str, object]:
     return {
-        "bootstrap.servers": bootstrap,
-        "group.id": GROUP,
+        **_group_client(bootstrap, GROUP),
         "client.id": client_id,
-        "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "session.timeout.ms": 10_000,
@@ -158,6 +156,7 @@ def adopt_former_offsets(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 def _group_client(bootstrap: str, group: str) -> dict[str, object]:
+    """A client of `group` that commits only what it is told to."""
     return {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
 
 
