@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import faust
 
+from agents.recovery_order import SeekThenResumeTableManager
 from agents.settings import Settings
 from domain.decisions import CompletionContext
 from stores.export_store import ExportStore
@@ -35,6 +36,8 @@ app = faust.App(
     web_enabled=False,
     key_serializer="raw",
     value_serializer="raw",
+    # Faust's recovery resumes stream partitions before seeking them: see the module.
+    TableManager=SeekThenResumeTableManager,
 )
 
 commands_topic = app.topic(settings.commands_topic, key_type=bytes, value_type=bytes)
