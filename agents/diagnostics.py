@@ -43,9 +43,30 @@ def consumer_state() -> str:
     return "\n".join(lines)
 
 
+def awaiting_chains() -> str:
+    """Where every task waits, outermost frame first.
+
+    mode's dump shows a task's top frame only; an agent blocked in an await several calls
+    down (a send, a query) shows as `await coro` there. Following each coroutine's
+    `cr_await` down to the innermost frame names the call that does not return.
+    """
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = []
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                frames.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+        lines.append(f"{task.get_name()}: " + " -> ".join(frames))
+    return "\n".join(sorted(lines))
+
+
 def dump() -> None:
     try:
         log.warning("consumer state (SIGUSR1):\n%s", consumer_state())
+        log.warning("tasks awaiting (SIGUSR1):\n%s", awaiting_chains())
     except Exception:
         log.exception("consumer state unavailable")
     cry(file=sys.stderr)
