@@ -28,7 +28,9 @@ HOST = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
 USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 # A plain addr-spec: no display name, quotes, comments, spaces or angle brackets.
 ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and Unicode's line and paragraph separators: Python's email package
+# (str.splitlines) breaks a header at any of them, NEL (U+0085) included.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_delivery(request: ExportRequest) -> list[FieldError]:
