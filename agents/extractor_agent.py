@@ -14,14 +14,13 @@ from collections.abc import Callable
 from uuid import uuid4
 
 import adbc_driver_manager as adbc_errors
-import mode
 import psycopg
 
 from agents.app import app, export_store, job_inbox_topic, settings, worker_id
 from agents.dead_letters import dead_letter
 from agents.replicated_view import ReplicatedView
 from agents.sending import send_acked
-from agents.task_consumers import TaskConsumers
+from agents.task_consumers import TaskConsumerService, extraction_tasks
 from domain import inbox
 from domain.decisions import too_large
 from domain.request import ExportFormat
@@ -88,24 +87,13 @@ CHUNKS_AT_ONCE = 2
 
 
 @app.service
-class Extractors(mode.Service):
-    """The worker's task consumers, started and stopped with the worker."""
-
-    consumers: TaskConsumers
-
-    async def on_start(self) -> None:
-        self.consumers = TaskConsumers(
-            settings.kafka_bootstrap_servers,
-            settings.tasks_topic,
-            handle_task,
-            CHUNKS_AT_ONCE,
-            client_id=f"extractor-{worker_id}",
-        )
-        self.consumers.start(asyncio.get_running_loop())
-
-    async def on_stop(self) -> None:
-        # Running chunks get a little time to finish; any still running is redone elsewhere.
-        await asyncio.to_thread(self.consumers.stop, 20.0)
+class Extractors(TaskConsumerService):
+    kind = extraction_tasks(settings)
+    handler = staticmethod(handle_task)
+    count = CHUNKS_AT_ONCE
+    client_id = f"extractor-{worker_id}"
+    bootstrap = settings.kafka_bootstrap_servers
+    stop_seconds = 20.0
 
 
 def _stop_check(task: inbox.ExtractChunk) -> StopCheck:

@@ -1,17 +1,20 @@
-"""Chunk tasks are read by plain Kafka consumers (librdkafka), not by a Faust agent.
+"""Long tasks (chunk extractions, delivery attempts) are read by plain Kafka consumers
+(librdkafka), not by Faust agents.
 
-A chunk takes seconds to minutes. A Faust agent holds such an event in flight through a
+A chunk takes seconds to minutes; a delivery attempt waits out its backoff (up to 15
+minutes) and then uploads. A Faust agent holds such an event in flight through a
 rebalance: the member waits for it before it rejoins, pauses and clears its buffers, and
-recovers its tables, and in one CI run in six a survivor stopped reading a dead member's
-partitions after that dance (see docs/architecture.md). Long work items want a consumer
-that commits each task when, and only when, it is done: here each consumer thread takes
-one task at a time, runs it to the end, and commits it. So a worker killed mid-chunk has
-at most one uncommitted task per thread, and that is exactly what a survivor redoes.
+recovers its tables, so every agent of the worker stands still meanwhile (see
+docs/architecture.md). Long work items want a consumer that commits each task when, and
+only when, it is done: here each consumer thread takes one task at a time, runs it to the
+end, and commits it. So a worker killed mid-task has at most one uncommitted task per
+thread, and that is exactly what a survivor redoes.
 
-The consumers form their own group, `export-extractors`, with cooperative-sticky
-assignment: when a member dies, the survivors keep the partitions they have and only take
-over the dead member's, without stopping their own chunks. librdkafka's background thread
-sends the heartbeats, so a long chunk is not silence; a dead member is out after 10 s.
+Each kind of task has its own group (`export-extractors`, `export-deliverers`), with
+cooperative-sticky assignment: when a member dies, the survivors keep the partitions they
+have and only take over the dead member's, without stopping their own tasks. librdkafka's
+background thread sends the heartbeats, so a long task is not silence; a dead member is out
+after 10 s.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+import mode
 from confluent_kafka import (
     Consumer,
     KafkaError,
@@ -32,27 +37,50 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from agents.settings import Settings
+
 log = logging.getLogger(__name__)
 
-GROUP = "export-extractors"
-# Before this group existed, the Faust app's group read the tasks; its offsets are adopted.
+# Before these groups existed, the Faust app's group read the tasks; its offsets are adopted.
 FORMER_GROUP = "export-service"
-# A chunk must finish within this, or the member is taken for dead and its task redone.
-MAX_CHUNK_SECONDS = 30 * 60
 RETRY_SECONDS = 1.0
 
 Handler = Callable[[bytes | None, bytes], Coroutine[Any, Any, None]]
 
 
-def consumer_config(bootstrap: str, client_id: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class TaskKind:
+    """One kind of task: where it is read, by which group, and how long one may run before
+    its member is taken for dead and the task is redone elsewhere."""
+
+    topic: str
+    group: str
+    max_seconds: int
+
+
+# A chunk takes seconds; one still running after 30 minutes is taken for lost.
+MAX_CHUNK_SECONDS = 30 * 60
+# A delivery attempt waits out its backoff (at most 15 minutes), then uploads the files.
+MAX_DELIVERY_SECONDS = 2 * 60 * 60
+
+
+def extraction_tasks(settings: Settings) -> TaskKind:
+    return TaskKind(settings.tasks_topic, "export-extractors", MAX_CHUNK_SECONDS)
+
+
+def delivery_tasks(settings: Settings) -> TaskKind:
+    return TaskKind(settings.deliveries_topic, "export-deliverers", MAX_DELIVERY_SECONDS)
+
+
+def consumer_config(bootstrap: str, kind: TaskKind, client_id: str) -> dict[str, object]:
     return {
-        **_group_client(bootstrap, GROUP),
+        **_group_client(bootstrap, kind.group),
         "client.id": client_id,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 2_000,
-        "max.poll.interval.ms": MAX_CHUNK_SECONDS * 1000,
+        "max.poll.interval.ms": kind.max_seconds * 1000,
         # Tasks are small and taken one at a time: prefetch little, so that tasks wait in
         # Kafka, where any member can take them, not in one member's memory.
         "queued.max.messages.kbytes": 256,
@@ -65,10 +93,10 @@ class TaskConsumers:
     it to finish, then commits it."""
 
     def __init__(
-        self, bootstrap: str, topic: str, handle: Handler, count: int, client_id: str
+        self, bootstrap: str, kind: TaskKind, handle: Handler, count: int, client_id: str
     ) -> None:
         self._bootstrap = bootstrap
-        self._topic = topic
+        self._kind = kind
         self._handle = handle
         self._stop = threading.Event()
         self._threads = [
@@ -89,8 +117,8 @@ class TaskConsumers:
             thread.join(timeout)
 
     def _run(self, client_id: str) -> None:
-        consumer = Consumer(consumer_config(self._bootstrap, client_id))
-        consumer.subscribe([self._topic])
+        consumer = Consumer(consumer_config(self._bootstrap, self._kind, client_id))
+        consumer.subscribe([self._kind.topic])
         try:
             while not self._stop.is_set():
                 message = consumer.poll(1.0)
@@ -129,6 +157,27 @@ class TaskConsumers:
             consumer.close()
 
 
+class TaskConsumerService(mode.Service):
+    """A kind's consumers, started and stopped with the worker (register with @app.service)."""
+
+    kind: TaskKind
+    handler: staticmethod[[bytes | None, bytes], Coroutine[Any, Any, None]]
+    count: int
+    client_id: str
+    bootstrap: str
+    # How long running tasks get to finish on stop; one still running is redone elsewhere.
+    stop_seconds: float
+
+    async def on_start(self) -> None:
+        self.consumers = TaskConsumers(
+            self.bootstrap, self.kind, self.handler, self.count, self.client_id
+        )
+        self.consumers.start(asyncio.get_running_loop())
+
+    async def on_stop(self) -> None:
+        await asyncio.to_thread(self.consumers.stop, self.stop_seconds)
+
+
 def _seek_back(consumer: Consumer, message: Message) -> None:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None  # a real record
@@ -138,21 +187,21 @@ def _seek_back(consumer: Consumer, message: Message) -> None:
         log.warning("seek back failed: %s", exc)
 
 
-def adopt_former_offsets(bootstrap: str, topic: str, partitions: int) -> None:
-    """Start the extractors' group where the Faust group left the tasks topic, once: without
-    this, a new group would read every task ever sent from the beginning."""
-    tps = [TopicPartition(topic, p) for p in range(partitions)]
-    if _committed(bootstrap, GROUP, tps):
+def adopt_former_offsets(bootstrap: str, kind: TaskKind, partitions: int) -> None:
+    """Start the kind's group where the Faust group left its topic, once: without this, a
+    new group would read every task ever sent from the beginning."""
+    tps = [TopicPartition(kind.topic, p) for p in range(partitions)]
+    if _committed(bootstrap, kind.group, tps):
         return
     former = _committed(bootstrap, FORMER_GROUP, tps)
     if former:
         # A consumer that has not joined the group may commit for it while it has no members.
-        consumer = Consumer(_group_client(bootstrap, GROUP))
+        consumer = Consumer(_group_client(bootstrap, kind.group))
         try:
             consumer.commit(offsets=former, asynchronous=False)
         finally:
             consumer.close()
-        print(f"{GROUP} starts at {FORMER_GROUP}'s offsets on {topic}", file=sys.stderr)
+        print(f"{kind.group} starts at {FORMER_GROUP}'s offsets on {kind.topic}", file=sys.stderr)
 
 
 def _group_client(bootstrap: str, group: str) -> dict[str, object]:

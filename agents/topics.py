@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from agents.settings import Settings
-from agents.task_consumers import adopt_former_offsets
+from agents.task_consumers import adopt_former_offsets, delivery_tasks, extraction_tasks
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,8 @@ def main() -> int:
     if args.create:
         settings = Settings.from_env()
         create_topics(settings)
-        adopt_former_offsets(
-            settings.kafka_bootstrap_servers, settings.tasks_topic, settings.partitions
-        )
+        for kind in (extraction_tasks(settings), delivery_tasks(settings)):
+            adopt_former_offsets(settings.kafka_bootstrap_servers, kind, settings.partitions)
     return 0
 
 
