@@ -27,6 +27,7 @@ from agents.dead_letters import dead_letter
 from agents.limits import limits_book
 from agents.partitioning import owner_partition
 from agents.sending import send_acked
+from agents.skipped_messages import handled
 from domain import inbox
 from domain.decisions import job_id_for
 from domain.validation import RequestInvalid, resolve
@@ -50,6 +51,7 @@ commands_and_settlements = app.topic(
 @app.agent(commands_and_settlements)
 async def command_agent(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
+        handled(stream)
         key, value = event.key, event.value
         try:
             if event.message.topic == settings.quota_inbox_topic:

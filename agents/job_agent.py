@@ -25,6 +25,7 @@ from agents.app import (
 from agents.dead_letters import dead_letter
 from agents.job_reactions import discard_late_files, react
 from agents.sending import send_acked
+from agents.skipped_messages import handled
 from domain import inbox
 from domain.decisions import decide, record
 from domain.job import JobState
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 @app.agent(job_inbox_topic)
 async def job_agent(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
+        handled(stream)
         try:
             message = inbox.decode_inbox(value)
         except ValueError as exc:

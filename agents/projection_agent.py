@@ -10,6 +10,7 @@ import psycopg
 
 from agents.app import app, events_topic, settings
 from agents.dead_letters import dead_letter
+from agents.skipped_messages import handled
 from events import codec
 from projections.read_model import project
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 async def projection_agent(stream: faust.StreamT[bytes]) -> None:
     conn: psycopg.AsyncConnection | None = None
     async for key, value in stream.items():
+        handled(stream)
         try:
             event = codec.decode(value)
         except codec.UndecodableMessage as exc:

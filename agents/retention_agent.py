@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 from agents.app import app, job_inbox_topic, settings, sweeps_topic
 from agents.dead_letters import dead_letter
 from agents.sending import send_acked
+from agents.skipped_messages import handled
 from domain import inbox
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ async def sweep_on_schedule() -> None:
 @app.agent(sweeps_topic)
 async def sweep_on_request(stream: faust.StreamT[bytes]) -> None:
     async for key, value in stream.items():
+        handled(stream)
         try:
             request = SweepRequest.model_validate_json(value)
         except ValueError as exc:

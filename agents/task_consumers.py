@@ -191,9 +191,9 @@ def adopt_former_offsets(bootstrap: str, kind: TaskKind, partitions: int) -> Non
     """Start the kind's group where the Faust group left its topic, once: without this, a
     new group would read every task ever sent from the beginning."""
     tps = [TopicPartition(kind.topic, p) for p in range(partitions)]
-    if _committed(bootstrap, kind.group, tps):
+    if committed_offsets(bootstrap, kind.group, tps):
         return
-    former = _committed(bootstrap, FORMER_GROUP, tps)
+    former = committed_offsets(bootstrap, FORMER_GROUP, tps)
     if former:
         # A consumer that has not joined the group may commit for it while it has no members.
         consumer = Consumer(_group_client(bootstrap, kind.group))
@@ -209,11 +209,14 @@ def _group_client(bootstrap: str, group: str) -> dict[str, object]:
     return {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
 
 
-def _committed(bootstrap: str, group: str, tps: list[TopicPartition]) -> list[TopicPartition]:
+def committed_offsets(
+    bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
+) -> list[TopicPartition]:
+    """The group's committed offsets of those partitions that have one."""
     # The consumer's own committed() rather than the admin API: on a brand-new broker (no
     # offsets topic yet) the admin call crashed the process (a segfault in CI).
     consumer = Consumer(_group_client(bootstrap, group))
     try:
-        return [tp for tp in consumer.committed(tps, timeout=30) if tp.offset >= 0]
+        return [tp for tp in consumer.committed(tps, timeout=timeout) if tp.offset >= 0]
     finally:
         consumer.close()
