@@ -113,8 +113,10 @@ class TaskConsumers:
         """Stop taking tasks; wait up to `timeout` for running ones. A task still running is
         not committed, so another member redoes it."""
         self._stop.set()
+        # One deadline for all: four deliverers waiting out a backoff once took 4 x timeout.
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, client_id: str) -> None:
         consumer = Consumer(consumer_config(self._bootstrap, self._kind, client_id))
