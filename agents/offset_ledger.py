@@ -71,7 +71,8 @@ class OffsetLedger:
             previous, asked = self._pending.get(tp, (start, 0))
             asked = asked + 1 if previous == start else 1
             if asked > MAX_REREADS:
-                log.error("%s: offsets from %d never arrived; going on without them", tp, start)
+                # A busy agent may still get them; only the bookkeeping lets go.
+                log.error("%s: offset %d not seen after %d rereads", tp, start, MAX_REREADS)
                 self._pending.pop(tp, None)
                 self._expected[tp] = max(expected, done or 0)
                 continue

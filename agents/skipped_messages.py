@@ -22,7 +22,6 @@ from mode import BaseSignalT
 
 from agents.app import app, settings
 from agents.offset_ledger import OffsetLedger
-from agents.task_consumers import FORMER_GROUP as FAUST_GROUP
 from agents.task_consumers import committed_offsets
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ async def _on_assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **k
         committed = await asyncio.to_thread(
             committed_offsets,
             settings.kafka_bootstrap_servers,
-            FAUST_GROUP,
+            app.conf.id,  # the Faust app's consumer group
             [TopicPartition(tp.topic, tp.partition) for tp in watched],
             timeout=5.0,
         )
