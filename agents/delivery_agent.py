@@ -50,7 +50,6 @@ class Deliverers(TaskConsumerService):
     handler = staticmethod(handle_delivery)
     count = DELIVERIES_AT_ONCE
     client_id = f"deliverer-{worker_id}"
-    bootstrap = settings.kafka_bootstrap_servers
     # An attempt still waiting for its time is not committed: another member redoes it.
     stop_seconds = 5.0
 

@@ -92,7 +92,6 @@ class Extractors(TaskConsumerService):
     handler = staticmethod(handle_task)
     count = CHUNKS_AT_ONCE
     client_id = f"extractor-{worker_id}"
-    bootstrap = settings.kafka_bootstrap_servers
     stop_seconds = 20.0
 
 

@@ -50,9 +50,10 @@ Handler = Callable[[bytes | None, bytes], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class TaskKind:
-    """One kind of task: where it is read, by which group, and how long one may run before
-    its member is taken for dead and the task is redone elsewhere."""
+    """One kind of task: where it is read (broker and topic), by which group, and how long
+    one may run before its member is taken for dead and the task is redone elsewhere."""
 
+    bootstrap: str
     topic: str
     group: str
     max_seconds: int
@@ -65,16 +66,26 @@ MAX_DELIVERY_SECONDS = 2 * 60 * 60
 
 
 def extraction_tasks(settings: Settings) -> TaskKind:
-    return TaskKind(settings.tasks_topic, "export-extractors", MAX_CHUNK_SECONDS)
+    return TaskKind(
+        settings.kafka_bootstrap_servers,
+        settings.tasks_topic,
+        "export-extractors",
+        MAX_CHUNK_SECONDS,
+    )
 
 
 def delivery_tasks(settings: Settings) -> TaskKind:
-    return TaskKind(settings.deliveries_topic, "export-deliverers", MAX_DELIVERY_SECONDS)
+    return TaskKind(
+        settings.kafka_bootstrap_servers,
+        settings.deliveries_topic,
+        "export-deliverers",
+        MAX_DELIVERY_SECONDS,
+    )
 
 
-def consumer_config(bootstrap: str, kind: TaskKind, client_id: str) -> dict[str, object]:
+def consumer_config(kind: TaskKind, client_id: str) -> dict[str, object]:
     return {
-        **_group_client(bootstrap, kind.group),
+        **_group_client(kind.bootstrap, kind.group),
         "client.id": client_id,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
@@ -92,10 +103,7 @@ class TaskConsumers:
     """`count` consumer threads; each hands a task to `handle` on the event loop, waits for
     it to finish, then commits it."""
 
-    def __init__(
-        self, bootstrap: str, kind: TaskKind, handle: Handler, count: int, client_id: str
-    ) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kind: TaskKind, handle: Handler, count: int, client_id: str) -> None:
         self._kind = kind
         self._handle = handle
         self._stop = threading.Event()
@@ -119,7 +127,7 @@ class TaskConsumers:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, client_id: str) -> None:
-        consumer = Consumer(consumer_config(self._bootstrap, self._kind, client_id))
+        consumer = Consumer(consumer_config(self._kind, client_id))
         consumer.subscribe([self._kind.topic])
         try:
             while not self._stop.is_set():
@@ -166,14 +174,11 @@ class TaskConsumerService(mode.Service):
     handler: staticmethod[[bytes | None, bytes], Coroutine[Any, Any, None]]
     count: int
     client_id: str
-    bootstrap: str
     # How long running tasks get to finish on stop; one still running is redone elsewhere.
     stop_seconds: float
 
     async def on_start(self) -> None:
-        self.consumers = TaskConsumers(
-            self.bootstrap, self.kind, self.handler, self.count, self.client_id
-        )
+        self.consumers = TaskConsumers(self.kind, self.handler, self.count, self.client_id)
         self.consumers.start(asyncio.get_running_loop())
 
     async def on_stop(self) -> None:
@@ -189,16 +194,16 @@ def _seek_back(consumer: Consumer, message: Message) -> None:
         log.warning("seek back failed: %s", exc)
 
 
-def adopt_former_offsets(bootstrap: str, kind: TaskKind, partitions: int) -> None:
+def adopt_former_offsets(kind: TaskKind, partitions: int) -> None:
     """Start the kind's group where the Faust group left its topic, once: without this, a
     new group would read every task ever sent from the beginning."""
     tps = [TopicPartition(kind.topic, p) for p in range(partitions)]
-    if committed_offsets(bootstrap, kind.group, tps):
+    if committed_offsets(kind.bootstrap, kind.group, tps):
         return
-    former = committed_offsets(bootstrap, FORMER_GROUP, tps)
+    former = committed_offsets(kind.bootstrap, FORMER_GROUP, tps)
     if former:
         # A consumer that has not joined the group may commit for it while it has no members.
-        consumer = Consumer(_group_client(bootstrap, kind.group))
+        consumer = Consumer(_group_client(kind.bootstrap, kind.group))
         try:
             consumer.commit(offsets=former, asynchronous=False)
         finally:

@@ -104,7 +104,7 @@ def main() -> int:
         settings = Settings.from_env()
         create_topics(settings)
         for kind in (extraction_tasks(settings), delivery_tasks(settings)):
-            adopt_former_offsets(settings.kafka_bootstrap_servers, kind, settings.partitions)
+            adopt_former_offsets(kind, settings.partitions)
     return 0
 
 
