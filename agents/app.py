@@ -8,7 +8,7 @@ from datetime import timedelta
 import faust
 
 from agents.recovery_order import SeekThenResumeTableManager
-from agents.settings import Settings
+from config.settings import Settings
 from domain.decisions import CompletionContext
 from stores.export_store import ExportStore
 

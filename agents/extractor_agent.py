@@ -18,7 +18,7 @@ import psycopg
 
 from agents.app import app, export_store, job_inbox_topic, settings, worker_id
 from agents.dead_letters import dead_letter
-from agents.replicated_view import ReplicatedView
+from projections.replicated_view import ReplicatedView
 from agents.sending import send_acked
 from agents.task_consumers import TaskConsumerService, extraction_tasks
 from domain import inbox

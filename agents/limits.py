@@ -11,69 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
-from functools import cache
 
-from confluent_kafka import Producer
-
-from agents.replicated_view import ReplicatedView
-from agents.settings import Settings
-from domain.quota import Limits, LimitsOverride, effective_limits
-
-DEFAULTS = Limits()
-
-
-def _parse(value: bytes) -> LimitsOverride:
-    return LimitsOverride.model_validate(json.loads(value)["limits"])
-
-
-class LimitsBook:
-    """The limits in effect for any user, from the latest overrides on the topic."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._view: ReplicatedView[LimitsOverride] = ReplicatedView(
-            settings.kafka_bootstrap_servers, settings.limits_topic, _parse
-        )
-
-    def for_user(self, tenant_id: str, user_id: str) -> Limits:
-        return effective_limits(
-            DEFAULTS, self._view.get(tenant_id), self._view.get(f"{tenant_id}:{user_id}")
-        )
-
-    def for_tenant(self, tenant_id: str) -> Limits:
-        return effective_limits(DEFAULTS, self._view.get(tenant_id), None)
-
-    def start(self) -> None:
-        self._view.start()
-
-    def wait_until_loaded(self, timeout: float = 30) -> bool:
-        return self._view.wait_until_caught_up(timeout)
-
-
-@cache
-def limits_book() -> LimitsBook:
-    return LimitsBook(Settings.from_env())
-
-
-def publish_override(
-    settings: Settings,
-    tenant_id: str,
-    user_id: str | None,
-    override: LimitsOverride,
-    changed_by: str,
-) -> None:
-    """Record a change of limits (it replaces the previous override of the same key)."""
-    key = f"{tenant_id}:{user_id}" if user_id else tenant_id
-    value = {
-        "limits": override.model_dump(mode="json", by_alias=True, exclude_none=True),
-        "changedBy": changed_by,
-        "changedAt": datetime.now(UTC).isoformat(),
-    }
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
-    producer.produce(settings.limits_topic, key=key.encode(), value=json.dumps(value).encode())
-    if producer.flush(30) != 0:
-        raise RuntimeError("the limits change was not acknowledged by the broker")
-
+from config.settings import Settings
+from domain.quota import LimitsOverride
+from projections.limits_book import LimitsBook, publish_override
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)

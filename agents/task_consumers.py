@@ -37,7 +37,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from agents.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

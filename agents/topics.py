@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from agents.settings import Settings
+from config.settings import Settings
 from agents.task_consumers import adopt_former_offsets, delivery_tasks, extraction_tasks
 
 
@@ -40,7 +40,7 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.deliveries_topic, p),
         # Keyed tenant:user like the commands, so one partition owns a user's quota.
         TopicSpec(settings.quota_inbox_topic, p),
-        # Read whole by every process (agents/replicated_view.py): one partition each.
+        # Read whole by every process (projections/replicated_view.py): one partition each.
         TopicSpec(settings.limits_topic, 1, KEEP_FOREVER),
         TopicSpec(settings.stops_topic, 1, KEEP_A_DAY),
         TopicSpec(settings.sweeps_topic, 1),

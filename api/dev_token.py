@@ -10,7 +10,7 @@ import time
 
 import jwt
 
-from agents.settings import Settings
+from config.settings import Settings
 
 DEMO_TENANTS = (
     "11111111-1111-4111-8111-111111111111",

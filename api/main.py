@@ -12,8 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from agents.limits import LimitsBook
-from agents.settings import Settings
+from projections.limits_book import LimitsBook
+from config.settings import Settings
 from api.command_publisher import CommandPublisher
 from api.jobs_repository import JobsRepository
 from api.routes import links, router

@@ -29,7 +29,7 @@ from harness import (
     worker_peak_rss_mb,
 )
 
-from agents.settings import Settings
+from config.settings import Settings
 
 RUNS = 2
 

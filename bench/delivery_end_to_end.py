@@ -31,7 +31,7 @@ import boto3
 from harness import COLUMNS, ROOT, TEXT_COLUMNS, USER, fresh_worker, run_peer, stack
 from harness import worker_peak_rss_mb as peak_rss
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 
 LOCAL_TENANT = "11111111-1111-4111-8111-111111111111"

@@ -40,7 +40,7 @@ from harness import (
     worker_peak_rss_mb,
 )
 
-from agents.settings import Settings
+from config.settings import Settings
 
 PEERS = Path(__file__).resolve().parent / "peers"
 

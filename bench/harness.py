@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 
 ROOT = Path(__file__).resolve().parent.parent

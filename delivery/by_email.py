@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from agents.settings import SmtpSettings
+from config.settings import SmtpSettings
 from delivery.failures import network_failure, permanent, transient
 
 TIMEOUT = 30

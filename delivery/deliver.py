@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from agents.settings import Settings
+from config.settings import Settings
 from delivery import secrets
 from delivery.failures import DeliveryError, permanent, transient
 from delivery.mail_message import MailFacts, build_message

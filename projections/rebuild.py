@@ -12,7 +12,7 @@ import logging
 
 import psycopg
 
-from agents.settings import Settings
+from config.settings import Settings
 from events import codec
 from events.log_reader import read_to_end
 from projections.read_model import project

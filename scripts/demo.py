@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from agents.settings import Settings
+from config.settings import Settings
 from api.dev_token import DEMO_TENANTS, DEMO_USER, mint
 
 REQUEST = {

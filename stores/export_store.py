@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
-from agents.settings import Settings
+from config.settings import Settings
 from stores import s3 as s3_helpers
 
 LOCAL = "local"

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from harness import TENANT, select_sql
 
-from agents.settings import Settings
+from config.settings import Settings
 
 READER_URL = Settings.from_env().reader_database_url
 SET_TENANT = (

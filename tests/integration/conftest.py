@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from agents.settings import Settings
+from config.settings import Settings
 from api.dev_token import DEMO_TENANTS, mint
 from client.export_client import ExportClient
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from agents.settings import Settings
+from config.settings import Settings
 from domain.signed_links import make_link
 from tests.integration.conftest import TENANT_A, TENANT_B, USER_A, USER_B, api_client
 

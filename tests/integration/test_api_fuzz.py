@@ -12,7 +12,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
 
-from agents.settings import Settings
+from config.settings import Settings
 from api.dev_token import mint
 from tests.integration.conftest import TENANT_C
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from events import codec
 from events import models as ev

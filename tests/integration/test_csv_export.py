@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from tests.integration.conftest import TENANT_A, TENANT_B, USER_A, body_without_headers, psql_csv
 

@@ -24,7 +24,7 @@ import boto3
 import httpx
 import pytest
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from domain.signed_links import make_link
 from events.models import ExportCompletionNotice

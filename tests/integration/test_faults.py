@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from tests.integration.conftest import (
     TENANT_A,

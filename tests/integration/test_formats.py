@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from domain.plan import plan_by_key
 from domain.validation import validate_request

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
-from agents.limits import publish_override
-from agents.settings import Settings
+from projections.limits_book import publish_override
+from config.settings import Settings
 from client.export_client import ExportClient
 from domain.quota import LimitsOverride
 from tests.integration.conftest import (

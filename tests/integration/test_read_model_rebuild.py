@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import ExportClient
 from projections.rebuild import rebuild
 from tests.integration.conftest import TENANT_A, USER_A

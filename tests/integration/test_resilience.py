@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import pytest
 
-from agents.settings import Settings
+from config.settings import Settings
 from client.export_client import CompletionTimeout, ExportClient
 from events.models import ExportCompletionNotice
 from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
