@@ -68,6 +68,18 @@ class Settings:
     retention_sweep_seconds: float = 60.0
     delivery_max_attempts: int = 5
     delivery_retry_seconds: float = 30.0
+    # Each worker serves /livez, /readyz and /metrics; worker N on worker_http_port + N - 1.
+    worker_http_host: str = "127.0.0.1"
+    worker_http_port: int = 8081
+    # "json" (one object per line, for machines) or "text" (for a terminal).
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # A partition with unread messages that hands its agent nothing for this long is read
+    # again from the offset owed; after this many rereads without effect the worker exits.
+    stall_seconds: float = 10.0
+    stall_rereads: int = 3
+    # How often consumer lag (every group, every partition) is read from the broker.
+    lag_interval_seconds: float = 5.0
 
     def store_for(self, tenant_id: str) -> str:
         return self.store_by_tenant.get(tenant_id, self.store)
@@ -124,6 +136,13 @@ class Settings:
             else None,
             delivery_max_attempts=int(env.get("EXPORT_DELIVERY_MAX_ATTEMPTS", "5")),
             delivery_retry_seconds=float(env.get("EXPORT_DELIVERY_RETRY_SECONDS", "30")),
+            worker_http_host=env.get("EXPORT_WORKER_HTTP_HOST", "127.0.0.1"),
+            worker_http_port=int(env.get("EXPORT_WORKER_HTTP_PORT", "8081")),
+            log_format=env.get("EXPORT_LOG_FORMAT", "json"),
+            log_level=env.get("EXPORT_LOG_LEVEL", "INFO"),
+            stall_seconds=float(env.get("EXPORT_STALL_SECONDS", "10")),
+            stall_rereads=int(env.get("EXPORT_STALL_REREADS", "3")),
+            lag_interval_seconds=float(env.get("EXPORT_LAG_INTERVAL_SECONDS", "5")),
         )
 
 
