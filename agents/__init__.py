@@ -1,1 +1,1 @@
-"""Faust agents of the export service: one app, declared in agents.app."""
+"""The worker: plain handlers, the Faust app they run on and the wiring of both."""

@@ -13,76 +13,78 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, uuid5
 
-from agents.app import app, export_store, job_inbox_topic, settings, worker_id
-from agents.dead_letters import dead_letter
-from agents.sending import send_acked
-from agents.task_consumers import TaskConsumerService, delivery_tasks
+from agents.runner import Received, Send, Undecodable
+from config.bootstrap import Collaborators
 from delivery.deliver import deliver
 from delivery.failures import DeliveryError
 from domain import inbox
+from observability.logs import log_context
+from observability.metrics import DELIVERY_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:delivery-attempt")
 
-
 # Several at once: an attempt mostly waits on the network or on its backoff.
 DELIVERIES_AT_ONCE = 4
 
-
-async def handle_delivery(key: bytes | None, value: bytes) -> None:
-    """One delivery task. Its outcome is reported to the job, never raised; only a failure
-    to report (the broker unreachable) escapes, and the task is taken again."""
-    try:
-        task = inbox.DeliverExport.model_validate_json(value)
-    except ValueError as exc:
-        await dead_letter(settings.deliveries_topic, key, value, f"not a delivery task: {exc}")
-        return
-    await attempt_delivery(task)
+Report = Callable[[Sequence[Send]], Awaitable[None]]
 
 
-@app.service
-class Deliverers(TaskConsumerService):
-    kind = delivery_tasks(settings)
-    handler = staticmethod(handle_delivery)
-    count = DELIVERIES_AT_ONCE
-    client_id = f"deliverer-{worker_id}"
-    # An attempt still waiting for its time is not committed: another member redoes it.
-    stop_seconds = 5.0
+class Deliverer:
+    """Runs delivery tasks: one attempt per call, its outcome reported to the job's inbox,
+    never raised; only a failure to report (the broker unreachable) escapes, and the task is
+    taken again."""
 
+    def __init__(self, c: Collaborators, report: Report) -> None:
+        self._c = c
+        self._report = report
 
-async def attempt_delivery(task: inbox.DeliverExport) -> None:
-    wait = (task.not_before - datetime.now(UTC)).total_seconds()
-    if wait > 0:
-        await asyncio.sleep(wait)
-    method = task.request.delivery_method().value
-    try:
-        destination = await deliver(task, settings, export_store)
-        outcome = inbox.DeliveryAttempted(
-            job_id=task.job_id,
-            message_id=_message_id(task),
-            attempt=task.attempt,
-            method=method,
-            delivered=True,
-            destination=destination,
-        )
-        log.info("job %s delivered by %s to %s", task.job_id, method, destination)
-    except DeliveryError as exc:
-        outcome = inbox.DeliveryAttempted(
-            job_id=task.job_id,
-            message_id=_message_id(task),
-            attempt=task.attempt,
-            method=method,
-            delivered=False,
-            destination="",
-            reason=exc.reason,
-            permanent=exc.permanent,
-        )
-        log.warning("job %s delivery attempt %d failed: %s", task.job_id, task.attempt, exc)
-    await send_acked(job_inbox_topic, task.job_id, inbox.encode_inbox(outcome))
+    async def __call__(self, received: Received) -> None:
+        try:
+            task = inbox.DeliverExport.model_validate_json(received.value)
+        except ValueError as exc:
+            raise Undecodable(f"not a delivery task: {exc}") from exc
+        with log_context(job_id=task.job_id, tenant_id=task.tenant_id):
+            await self.attempt(task)
+
+    async def attempt(self, task: inbox.DeliverExport) -> None:
+        wait = (task.not_before - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        method = task.request.delivery_method().value
+        try:
+            destination = await deliver(task, self._c.settings, self._c.store)
+            outcome = inbox.DeliveryAttempted(
+                job_id=task.job_id,
+                message_id=_message_id(task),
+                attempt=task.attempt,
+                method=method,
+                delivered=True,
+                destination=destination,
+            )
+            DELIVERY_ATTEMPTS.labels(method, "delivered").inc()
+            log.info("job %s delivered by %s to %s", task.job_id, method, destination)
+        except DeliveryError as exc:
+            outcome = inbox.DeliveryAttempted(
+                job_id=task.job_id,
+                message_id=_message_id(task),
+                attempt=task.attempt,
+                method=method,
+                delivered=False,
+                destination="",
+                reason=exc.reason,
+                permanent=exc.permanent,
+            )
+            kind = "failed_permanent" if exc.permanent else "failed_transient"
+            DELIVERY_ATTEMPTS.labels(method, kind).inc()
+            log.warning("job %s delivery attempt %d failed: %s", task.job_id, task.attempt, exc)
+        topic = self._c.settings.job_inbox_topic
+        await self._report([Send(topic, task.job_id, inbox.encode_inbox(outcome))])
 
 
 def _message_id(task: inbox.DeliverExport) -> str:

@@ -14,14 +14,13 @@ import signal
 import sys
 from typing import Any
 
+from faust.types import AppT
 from mode.utils.logging import cry
-
-from agents.app import app
 
 log = logging.getLogger(__name__)
 
 
-def consumer_state() -> str:
+def consumer_state(app: AppT) -> str:
     """The consumer's own bookkeeping, read from Faust's (private) attributes: best effort."""
     consumer: Any = app.consumer
     lines = [f"flow active: {consumer.flow_active}, app flow: {app.flow_control.is_active()}"]
@@ -63,16 +62,19 @@ def awaiting_chains() -> str:
     return "\n".join(sorted(lines))
 
 
-def dump() -> None:
+def dump(app: AppT) -> None:
     try:
-        log.warning("consumer state (SIGUSR1):\n%s", consumer_state())
+        log.warning("consumer state (SIGUSR1):\n%s", consumer_state(app))
         log.warning("tasks awaiting (SIGUSR1):\n%s", awaiting_chains())
     except Exception:
         log.exception("consumer state unavailable")
     cry(file=sys.stderr)
 
 
-@app.task
-async def install_state_dump() -> None:
-    # Replaces mode's own SIGUSR1 handler (its stack dump), which dump() still calls.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+def install_state_dump(app: AppT) -> None:
+    """Answer SIGUSR1 with the dump, once the worker's loop runs."""
+
+    @app.task
+    async def install() -> None:
+        # Replaces mode's own SIGUSR1 handler (its stack dump), which dump() still calls.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, app)

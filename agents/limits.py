@@ -9,12 +9,12 @@ without a restart, and the topic (never compacted, kept forever) is their histor
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from config.settings import Settings
 from domain.quota import LimitsOverride
 from projections.limits_book import LimitsBook, publish_override
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)

@@ -1,46 +1,50 @@
-"""Projection agent: folds export.events into the PostgreSQL read model the API reads."""
+"""Projection handler: folds export.events into the PostgreSQL read model the API reads."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-import faust
 import psycopg
 
-from agents.app import app, events_topic, settings
-from agents.dead_letters import dead_letter
-from agents.skipped_messages import handled
+from agents.runner import Effect, Received, Undecodable
 from events import codec
+from events import models as ev
+from observability.logs import log_context
 from projections.read_model import project
 
 log = logging.getLogger(__name__)
 
 
-@app.agent(events_topic)
-async def projection_agent(stream: faust.StreamT[bytes]) -> None:
-    conn: psycopg.AsyncConnection | None = None
-    async for key, value in stream.items():
-        handled(stream)
+class ReadModelProjector:
+    """Projects each event, retrying while the database is unreachable: the read model must
+    not miss an event. One connection, used by this agent alone."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def __call__(self, received: Received) -> list[Effect]:
         try:
-            event = codec.decode(value)
+            event = codec.decode(received.value)
         except codec.UndecodableMessage as exc:
-            await dead_letter(settings.events_topic, key, value, str(exc))
-            continue
-        # The read model must not miss an event: retry until the database takes it.
+            raise Undecodable(str(exc)) from exc
+        if not isinstance(event, ev.JobEvent):
+            raise Undecodable(f"{type(event).__name__} is not a job event")
+        with log_context(job_id=event.envelope.job_id, tenant_id=event.envelope.tenant_id):
+            await self._project(event)
+        return []
+
+    async def _project(self, event: ev.JobEvent) -> None:
         delay = 0.5
         while True:
             try:
-                if conn is None or conn.closed:
-                    conn = await psycopg.AsyncConnection.connect(settings.service_database_url)
-                await project(conn, event)  # type: ignore[arg-type]
-                break
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(self._conninfo)
+                await project(self._conn, event)
+                return
             except psycopg.OperationalError as exc:
                 log.warning("read model unavailable (%s); retrying in %.1f s", exc, delay)
-                conn = None
+                self._conn = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-            except Exception as exc:  # a bad event must not stop the read model
-                log.exception("event on key %r could not be projected", key)
-                await dead_letter(settings.events_topic, key, value, f"not projected: {exc!r}")
-                break

@@ -10,18 +10,15 @@ runs one sweep as of any time, which is how operators expire early and tests ski
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import NAMESPACE_URL, uuid5
 
-import faust
 import psycopg
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from agents.app import app, job_inbox_topic, settings, sweeps_topic
-from agents.dead_letters import dead_letter
-from agents.sending import send_acked
-from agents.skipped_messages import handled
+from agents.runner import Effect, Received, Send, Undecodable
+from config.settings import Settings
 from domain import inbox
 
 log = logging.getLogger(__name__)
@@ -42,38 +39,32 @@ class SweepRequest(BaseModel):
     tenant_id: str | None = None
 
 
-@app.timer(interval=settings.retention_sweep_seconds, on_leader=True)
-async def sweep_on_schedule() -> None:
-    await sweep(SweepRequest(as_of=datetime.now(UTC)))
+async def handle_sweep_request(received: Received, settings: Settings) -> list[Effect]:
+    try:
+        request = SweepRequest.model_validate_json(received.value)
+    except ValueError as exc:
+        raise Undecodable(f"not a sweep request: {exc}") from exc
+    return list(await sweep(request, settings))
 
 
-@app.agent(sweeps_topic)
-async def sweep_on_request(stream: faust.StreamT[bytes]) -> None:
-    async for key, value in stream.items():
-        handled(stream)
-        try:
-            request = SweepRequest.model_validate_json(value)
-        except ValueError as exc:
-            await dead_letter(settings.sweeps_topic, key, value, f"not a sweep request: {exc}")
-            continue
-        await sweep(request)
-
-
-async def sweep(request: SweepRequest) -> int:
+async def sweep(request: SweepRequest, settings: Settings) -> list[Send]:
+    """An ExpireJob for every completed export due as of the request's time."""
     try:
         async with await psycopg.AsyncConnection.connect(settings.service_database_url) as conn:
             cursor = await conn.execute(DUE, {"as_of": request.as_of, "tenant": request.tenant_id})
             due = [str(row[0]) for row in await cursor.fetchall()]
     except psycopg.Error as exc:
         log.warning("retention sweep skipped: %s", exc)
-        return 0
-    for job_id in due:
-        message = inbox.ExpireJob(
-            job_id=job_id,
-            message_id=str(uuid5(EXPIRY_NAMESPACE, f"{job_id}:{request.as_of.isoformat()}")),
-            as_of=request.as_of,
-        )
-        await send_acked(job_inbox_topic, job_id, inbox.encode_inbox(message))
+        return []
     if due:
         log.info("retention sweep as of %s: %d exports due", request.as_of.isoformat(), len(due))
-    return len(due)
+    return [_expire(job_id, request.as_of, settings) for job_id in due]
+
+
+def _expire(job_id: str, as_of: datetime, settings: Settings) -> Send:
+    message = inbox.ExpireJob(
+        job_id=job_id,
+        message_id=str(uuid5(EXPIRY_NAMESPACE, f"{job_id}:{as_of.isoformat()}")),
+        as_of=as_of,
+    )
+    return Send(settings.job_inbox_topic, job_id, inbox.encode_inbox(message))

@@ -24,9 +24,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 import mode
 from confluent_kafka import (
@@ -37,6 +35,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from agents.runner import Received, TaskHandler
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,6 @@ log = logging.getLogger(__name__)
 # Before these groups existed, the Faust app's group read the tasks; its offsets are adopted.
 FORMER_GROUP = "export-service"
 RETRY_SECONDS = 1.0
-
-Handler = Callable[[bytes | None, bytes], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -103,10 +100,12 @@ class TaskConsumers:
     """`count` consumer threads; each hands a task to `handle` on the event loop, waits for
     it to finish, then commits it."""
 
-    def __init__(self, kind: TaskKind, handle: Handler, count: int, client_id: str) -> None:
+    def __init__(self, kind: TaskKind, handle: TaskHandler, count: int, client_id: str) -> None:
         self._kind = kind
         self._handle = handle
         self._stop = threading.Event()
+        # Consumers that have been through a rebalance and know their share.
+        self._assigned: set[str] = set()
         self._threads = [
             threading.Thread(target=self._run, args=(f"{client_id}-{n}",), daemon=True)
             for n in range(1, count + 1)
@@ -126,9 +125,16 @@ class TaskConsumers:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def assigned(self) -> bool:
+        return len(self._assigned) == len(self._threads)
+
     def _run(self, client_id: str) -> None:
         consumer = Consumer(consumer_config(self._kind, client_id))
-        consumer.subscribe([self._kind.topic])
+
+        def on_assign(_consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+            self._assigned.add(client_id)
+
+        consumer.subscribe([self._kind.topic], on_assign=on_assign)
         try:
             while not self._stop.is_set():
                 message = consumer.poll(1.0)
@@ -140,9 +146,14 @@ class TaskConsumers:
                         log.warning("%s: %s", client_id, error)
                     continue
                 where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
-                work = asyncio.run_coroutine_threadsafe(
-                    self._handle(message.key(), message.value() or b""), self._loop
+                received = Received(
+                    topic=message.topic() or self._kind.topic,
+                    partition=message.partition() or 0,
+                    offset=message.offset() or 0,
+                    key=message.key(),
+                    value=message.value() or b"",
                 )
+                work = asyncio.run_coroutine_threadsafe(self._handle(received), self._loop)
                 try:
                     work.result()
                 except Exception:
@@ -168,21 +179,27 @@ class TaskConsumers:
 
 
 class TaskConsumerService(mode.Service):
-    """A kind's consumers, started and stopped with the worker (register with @app.service)."""
+    """A kind's consumers, started and stopped with the worker (add it to the app's services).
 
-    kind: TaskKind
-    handler: staticmethod[[bytes | None, bytes], Coroutine[Any, Any, None]]
-    count: int
-    client_id: str
-    # How long running tasks get to finish on stop; one still running is redone elsewhere.
-    stop_seconds: float
+    `stop_seconds` is how long running tasks get to finish on stop; one still running is
+    redone elsewhere."""
+
+    def __init__(
+        self, kind: TaskKind, handler: TaskHandler, count: int, client_id: str, stop_seconds: float
+    ) -> None:
+        super().__init__()
+        self.consumers = TaskConsumers(kind, handler, count, client_id)
+        self._stop_seconds = stop_seconds
 
     async def on_start(self) -> None:
-        self.consumers = TaskConsumers(self.kind, self.handler, self.count, self.client_id)
         self.consumers.start(asyncio.get_running_loop())
 
     async def on_stop(self) -> None:
-        await asyncio.to_thread(self.consumers.stop, self.stop_seconds)
+        await asyncio.to_thread(self.consumers.stop, self._stop_seconds)
+
+    def assigned(self) -> bool:
+        """Every consumer has joined its group and been given its share (perhaps none)."""
+        return self.consumers.assigned()
 
 
 def _seek_back(consumer: Consumer, message: Message) -> None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from config.settings import Settings
 from agents.task_consumers import adopt_former_offsets, delivery_tasks, extraction_tasks
+from config.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import httpx
 import psycopg
 import pytest
 
-from config.settings import Settings
 from api.dev_token import DEMO_TENANTS, mint
 from client.export_client import ExportClient
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT_A, TENANT_B, TENANT_C = DEMO_TENANTS

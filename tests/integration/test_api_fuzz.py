@@ -12,8 +12,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
 
-from config.settings import Settings
 from api.dev_token import mint
+from config.settings import Settings
 from tests.integration.conftest import TENANT_C
 
 FUZZ_USER = "0d0d0d0d-0000-4000-8000-00000000f022"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from config.settings import Settings
 from client.export_client import ExportClient
+from config.settings import Settings
 from events import codec
 from events import models as ev
 from events.log_reader import read_to_end

@@ -24,8 +24,8 @@ import boto3
 import httpx
 import pytest
 
-from config.settings import Settings
 from client.export_client import ExportClient
+from config.settings import Settings
 from domain.signed_links import make_link
 from events.models import ExportCompletionNotice
 from tests.integration.conftest import TENANT_A, USER_A, api_client, psql_csv, stack

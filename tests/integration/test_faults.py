@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from config.settings import Settings
 from client.export_client import ExportClient
+from config.settings import Settings
 from tests.integration.conftest import (
     TENANT_A,
     TENANT_B,

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from config.settings import Settings
 from client.export_client import ExportClient
+from config.settings import Settings
 from domain.plan import plan_by_key
 from domain.validation import validate_request
 from events.models import ExportCompletionNotice

@@ -18,10 +18,10 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
-from projections.limits_book import publish_override
-from config.settings import Settings
 from client.export_client import ExportClient
+from config.settings import Settings
 from domain.quota import LimitsOverride
+from projections.limits_book import publish_override
 from tests.integration.conftest import (
     BIG_ROWS,
     BIG_TENANT,

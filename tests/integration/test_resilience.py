@@ -17,8 +17,8 @@ from uuid import uuid4
 
 import pytest
 
-from config.settings import Settings
 from client.export_client import CompletionTimeout, ExportClient
+from config.settings import Settings
 from events.models import ExportCompletionNotice
 from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
 

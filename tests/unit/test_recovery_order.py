@@ -1,5 +1,5 @@
 """After table recovery, stream partitions are sought to their committed offsets before they
-are resumed (agents/recovery_order.py); Faust's own order is the reverse."""
+are resumed (agents/faust_patches/recovery_order.py); Faust's own order is the reverse."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from unittest.mock import AsyncMock, MagicMock
 import pytest
 from faust.tables.recovery import Recovery
 
-from agents.recovery_order import SeekThenResumeRecovery
+from agents.faust_patches.recovery_order import SeekThenResumeRecovery
 
 STREAM = ("export.commands", 0)
 CHANGELOG = ("export-service-jobs-changelog", 0)
@@ -56,7 +56,7 @@ def test_stream_partitions_are_sought_while_still_paused() -> None:
 
 
 def test_faust_still_resumes_before_it_seeks() -> None:
-    """If this fails, Faust has fixed its order and agents/recovery_order.py can go."""
+    """If this fails, Faust has fixed its order and the recovery-order patch can go."""
     calls = completed(Recovery.on_recovery_completed)
     assert calls.index(f"resume {[STREAM]}") < calls.index("seek")
 

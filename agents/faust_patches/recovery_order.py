@@ -4,7 +4,7 @@ After a rebalance, faust-streaming 0.15.3 recovers the tables with the fetcher r
 resumes the stream partitions and only then seeks them to their committed offsets. Records
 fetched in that gap race the seek, and some are lost: commands sent while a worker started
 were never handled, and the partition's commit stuck behind the first lost offset until the
-next restart (reproduced in tests/integration/test_restart.py). Seeking while the partitions
+next restart (reproduced by the restart test). Seeking while the partitions
 are still paused closes the gap; it is the order faust-streaming#217 gave `_resume_streams`.
 """
 
