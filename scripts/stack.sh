@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The local stack without Docker: Kafka (KRaft, from Maven Central jars), a PostgreSQL
 # cluster of the project's own, the delivery servers (moto's S3 server, an asyncssh SFTP
-# server, an aiosmtpd SMTP server), plus the service's worker and API processes.
+# server, an aiosmtpd SMTP server), plus the service's worker and API processes. Each worker
+# runs under stack/supervise.py, which restarts it whenever it exits.
 #
 #   scripts/stack.sh up        start Kafka, PostgreSQL and the delivery servers (idempotent)
 #   scripts/stack.sh start-smtp / stop-smtp, start-sftp / stop-sftp   one delivery server
 #   scripts/stack.sh stop-kafka / start-kafka   the broker alone (the fault tests use these)
+#   scripts/stack.sh stop-postgres / start-postgres   the database alone (for fault tests too)
 #   scripts/stack.sh services  start the worker(s) and the API in the background (idempotent)
+#   scripts/stack.sh restart-services   stop the worker(s) and the API, then start them
 #   scripts/stack.sh down      stop everything this script started, by pid
 #   scripts/stack.sh status    show what is running
 #   scripts/stack.sh seed [N]  load the demo data: N trades (default 1000000), N/2 quotes, N/4 orders
@@ -66,6 +69,9 @@ export EXPORT_SMTP_SENDER=exports@export-service.localhost
 export EXPORT_SMTP_CA_FILE=$STACK/smtp/cert.pem
 export EXPORT_DELIVERY_MAX_ATTEMPTS=\${EXPORT_DELIVERY_MAX_ATTEMPTS:-4}
 export EXPORT_DELIVERY_RETRY_SECONDS=\${EXPORT_DELIVERY_RETRY_SECONDS:-1}
+# Worker N serves its health endpoints (/livez, /readyz, /metrics) on this port + N - 1.
+export EXPORT_WORKER_HTTP_PORT=\${EXPORT_WORKER_HTTP_PORT:-18081}
+export EXPORT_LOG_FORMAT=\${EXPORT_LOG_FORMAT:-json}
 export STACK_SFTP_PORT=$SFTP_PORT
 export STACK_SFTP_SPARE_PORT=$SFTP_SPARE_PORT
 export STACK_SFTP_ROOT=$STACK/sftp/root
@@ -84,17 +90,35 @@ running() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
 }
 
+# Whether the pid runs. A zombie does not: an init that is slow to reap would otherwise keep a
+# dead process "running" for status and for stop_pid's wait.
+alive() {
+  local stat
+  [ -n "$1" ] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# Signal the process, give it `seconds` (default 15) to exit, then SIGKILL it.
 stop_pid() {
-  local name=$1 pattern=$2 signal=${3:-TERM} pid
+  local name=$1 pattern=$2 signal=${3:-TERM} seconds=${4:-15} pid
   if running "$name" "$pattern"; then
     pid=$(cat "$PIDS/$name.pid")
     log "stopping $name (pid $pid)"
     kill -"$signal" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$pid" 2>/dev/null && { log "$name did not stop in 15 s, killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+    for _ in $(seq 1 $((seconds * 4))); do alive "$pid" || break; sleep 0.25; done
+    alive "$pid" && { log "$name did not stop in $seconds s, killing it"; kill -KILL "$pid" 2>/dev/null || true; }
   fi
   rm -f "$PIDS/$name.pid"
 }
+
+# What the processes' command lines contain. "/proc/<pid>/cmdline" ends with a NUL, which
+# running() turns into a space: "-m api " matches `python -m api` but not `-m api.dev_token`.
+WORKER_PATTERN="agents worker"
+API_PATTERN="-m api "
+# An API started before `python -m api` existed ran uvicorn itself.
+OLD_API_PATTERN="uvicorn api.main:app"
+supervisor_pattern() { echo "stack/supervise.py --name $1 "; }
 
 ensure_postgres_installed() {
   if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/postgres" ]; then
@@ -270,28 +294,46 @@ raise_demo_limits() {
   done
 }
 
+# Each worker runs under stack/supervise.py, which restarts it whenever it exits (backing off
+# from 1 s to 30 s) and logs each start and exit as a JSON line in the worker's own log. The
+# supervisor's pid is in worker-N.supervisor.pid; the worker's own, rewritten by the supervisor
+# at every start, in worker-N.pid, so that signals sent to that pid reach the worker itself.
+start_worker() {
+  local i=$1 name="worker-$1" pid
+  if running "$name.supervisor" "$(supervisor_pattern "$name")"; then
+    log "$name already running (supervisor pid $(cat "$PIDS/$name.supervisor.pid"))"; return
+  fi
+  if running "$name" "$WORKER_PATTERN"; then
+    # Started by an older stack.sh, without a supervisor: restart-services replaces it.
+    log "$name already running without a supervisor (pid $(cat "$PIDS/$name.pid"))"; return
+  fi
+  rm -f "$PIDS/$name.pid"
+  mkdir -p "$EXPORT_WORKER_DATA_DIR/$i"
+  (cd "$ROOT" && EXPORT_WORKER_ID=$i exec "$PY" "$ROOT/stack/supervise.py" --name "$name" \
+    --pid-file "$PIDS/$name.pid" -- "$PY" -m agents worker --loglevel=info --without-web \
+    >>"$LOGS/$name.log" 2>&1) &
+  echo $! >"$PIDS/$name.supervisor.pid"
+  for _ in $(seq 1 40); do running "$name" "$WORKER_PATTERN" && break; sleep 0.05; done
+  pid=$(cat "$PIDS/$name.pid" 2>/dev/null || echo "not yet known")
+  log "started $name (pid $pid, supervisor pid $(cat "$PIDS/$name.supervisor.pid")), log $LOGS/$name.log"
+}
+
 start_services() {
   eval "$(print_env)"
   "$PY" -m agents.topics --create
   raise_demo_limits
   mkdir -p "$EXPORT_STORE_DIR"
-  for i in $(seq 1 "$WORKERS"); do
-    local name="worker-$i"
-    if running "$name" "agents worker"; then log "$name already running"; continue; fi
-    mkdir -p "$EXPORT_WORKER_DATA_DIR/$i"
-    (cd "$ROOT" && EXPORT_WORKER_ID=$i exec "$PY" -m agents worker --loglevel=info \
-      --without-web >>"$LOGS/$name.log" 2>&1) &
-    echo $! >"$PIDS/$name.pid"
-    log "started $name (pid $(cat "$PIDS/$name.pid")), log $LOGS/$name.log"
-  done
-  if running api "uvicorn"; then log "api already running"; else
-    (cd "$ROOT" && exec "$PY" -m uvicorn api.main:app --host 127.0.0.1 --port "$API_PORT" \
-      --log-level warning >>"$LOGS/api.log" 2>&1) &
+  for i in $(seq 1 "$WORKERS"); do start_worker "$i"; done
+  if running api "$API_PATTERN" || running api "$OLD_API_PATTERN"; then log "api already running"; else
+    # api/__main__.py runs uvicorn on 127.0.0.1:$EXPORT_API_PORT with JSON logs.
+    (cd "$ROOT" && exec "$PY" -m api >>"$LOGS/api.log" 2>&1) &
     echo $! >"$PIDS/api.pid"
+    local ready=""
     for _ in $(seq 1 80); do
-      "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$EXPORT_API_URL/healthz', timeout=1)" 2>/dev/null && break
+      "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$EXPORT_API_URL/healthz', timeout=1)" 2>/dev/null && { ready=1; break; }
       sleep 0.25
     done
+    [ -n "$ready" ] || log "the api did not answer on $EXPORT_API_URL/healthz within 20 s"
     log "api on $EXPORT_API_URL (pid $(cat "$PIDS/api.pid")), log $LOGS/api.log"
   fi
 }
@@ -305,11 +347,53 @@ seed() {
   psql -q "$DATABASE_URL" -c "VACUUM ANALYZE analytics.fact_trades, analytics.fact_quotes, analytics.fact_orders"
 }
 
-stop_services() {
-  stop_pid api uvicorn
+stop_api() {
+  if running api "$OLD_API_PATTERN"; then stop_pid api "$OLD_API_PATTERN"; else stop_pid api "$API_PATTERN"; fi
+}
+
+# The supervisor first (it stops its worker and does not restart it), waiting longer than the
+# 20 s it gives the worker; then the worker's own pid file, which still names a worker if it
+# was started without a supervisor (an older stack.sh) or outlived one that was killed.
+stop_worker() {
+  local name=$1
+  stop_pid "$name.supervisor" "$(supervisor_pattern "$name")" TERM 25
+  stop_pid "$name" "$WORKER_PATTERN"
+}
+
+worker_names() {
+  local f
   for f in "$PIDS"/worker-*.pid; do
     [ -e "$f" ] || continue
-    stop_pid "$(basename "$f" .pid)" "agents worker"
+    f=$(basename "$f" .pid); echo "${f%.supervisor}"
+  done | sort -u
+}
+
+stop_services() {
+  stop_api
+  local name
+  for name in $(worker_names); do stop_worker "$name"; done
+}
+
+status() {
+  local f n p s
+  for f in "$PIDS"/*.pid; do
+    [ -e "$f" ] || continue
+    n=$(basename "$f" .pid); p=$(cat "$f")
+    case $n in
+      worker-*.supervisor) [ -e "$PIDS/${n%.supervisor}.pid" ] && continue ;;  # with its worker
+    esac
+    if [ -e "$PIDS/$n.supervisor.pid" ]; then
+      s=$(cat "$PIDS/$n.supervisor.pid")
+      if ! alive "$s"; then
+        if alive "$p"; then echo "$n running without its supervisor (pid $p, stale supervisor pid $s)"
+        else echo "$n stopped (stale pid $p, stale supervisor pid $s)"; fi
+      elif alive "$p"; then echo "$n running (pid $p, supervisor pid $s)"
+      else echo "$n restarting (supervisor pid $s running, last pid $p)"; fi
+    elif [[ $n == worker-*.supervisor ]]; then
+      if alive "$p"; then echo "${n%.supervisor} starting (supervisor pid $p)"
+      else echo "${n%.supervisor} stopped (stale supervisor pid $p)"; fi
+    elif alive "$p"; then echo "$n running (pid $p)"
+    else echo "$n stopped (stale pid $p)"; fi
   done
 }
 
@@ -317,6 +401,9 @@ case "${1:-}" in
   up) start_postgres; start_kafka; start_delivery_servers ;;
   start-kafka) start_kafka ;;
   stop-kafka) stop_pid kafka "$STACK/kafka/server.properties" ;;
+  start-postgres) start_postgres ;;
+  # SIGINT: PostgreSQL's fast shutdown, as `down` does.
+  stop-postgres) stop_pid postgres "$STACK/pg/data" INT ;;
   start-smtp) start_smtp ;;
   stop-smtp) stop_pid smtp "smtp_server.py" ;;
   start-sftp) start_sftp ;;
@@ -326,12 +413,7 @@ case "${1:-}" in
   restart-services) stop_services; start_services ;;
   down) stop_services; stop_pid smtp "smtp_server.py"; stop_pid sftp "sftp_server.py serve"; stop_pid s3 moto_server
     stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
-  status)
-    for f in "$PIDS"/*.pid; do
-      [ -e "$f" ] || continue
-      n=$(basename "$f" .pid); p=$(cat "$f")
-      if kill -0 "$p" 2>/dev/null; then echo "$n running (pid $p)"; else echo "$n stopped (stale pid $p)"; fi
-    done ;;
+  status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env|start-smtp|stop-smtp|start-sftp|stop-sftp" >&2; exit 2 ;;
+  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env|start-kafka|stop-kafka|start-postgres|stop-postgres|start-smtp|stop-smtp|start-sftp|stop-sftp" >&2; exit 2 ;;
 esac

@@ -1,0 +1,128 @@
+"""A worker killed with SIGKILL is started again by its supervisor (stack/supervise.py), which
+says so in the worker's log and writes the new worker's pid; exports then complete with every
+row. Slow (the new worker has to rejoin its groups): marked `slow`; `make test` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from client.export_client import ExportClient
+from config.settings import Settings
+from tests.integration.conftest import TENANT_A, USER_A, body_without_headers, psql_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+PIDS = ROOT / ".stack/pids"
+LOGS = ROOT / ".stack/logs"
+WHERE = f"tenant_id = '{TENANT_A}' AND id < 100"
+REQUEST = {
+    "name": "after a restart",
+    "queryDefinition": {
+        "source": "fact_orders",
+        "columns": [{"name": "id"}],
+        "filters": [{"column": "id", "operator": "<", "value": 100}],
+        "orderBy": [{"column": "id"}],
+    },
+    "format": "CSV",
+}
+
+# The delay is 1 s unless worker-1 also exited less than a minute before (then it doubles).
+RESTARTING = re.compile(r"worker-1 was killed by SIGKILL; restarting in \d+ s")
+
+pytestmark = pytest.mark.slow
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (dead, not yet reaped) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def supervisor_lines(log: Path, offset: int) -> list[dict[str, Any]]:
+    """The supervisor's JSON lines written to `log` after `offset`."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode(errors="replace")
+    lines = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a worker line in another format, or one cut by the SIGKILL
+        if isinstance(record, dict) and record.get("logger") == "supervisor":
+            lines.append(record)
+    return lines
+
+
+def test_a_worker_killed_with_sigkill_is_restarted_and_exports_complete(
+    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+) -> None:
+    supervisor = read_pid(PIDS / "worker-1.supervisor.pid")
+    assert supervisor is not None and alive(supervisor), (
+        "worker-1 has no supervisor: scripts/stack.sh restart-services starts it under one"
+    )
+    victim = read_pid(PIDS / "worker-1.pid")
+    assert victim is not None and alive(victim)
+    assert "agents worker" in cmdline(victim), "the pid file names the worker itself"
+    assert "supervise.py" not in cmdline(victim)
+    log = LOGS / "worker-1.log"
+    offset = log.stat().st_size
+
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        new = read_pid(PIDS / "worker-1.pid")
+        if new not in (None, victim) and alive(new) and "agents worker" in cmdline(new):
+            break
+        assert time.monotonic() < deadline, "no new worker-1 within 60 s"
+        time.sleep(0.1)
+    assert not alive(victim)
+    assert read_pid(PIDS / "worker-1.supervisor.pid") == supervisor and alive(supervisor)
+
+    lines = supervisor_lines(log, offset)
+    messages = [line["message"] for line in lines]
+    restarting = [m for m in messages if RESTARTING.fullmatch(m)]
+    assert len(restarting) == 1, messages
+    assert f"worker-1 started (pid {new})" in messages, messages
+    warning = next(line for line in lines if line["message"] == restarting[0])
+    assert warning["level"] == "WARNING"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", warning["time"])
+
+    job_id = client.request_export(TENANT_A, USER_A, REQUEST)
+    notice = client.wait_for_completion(job_id, timeout=180)
+    assert notice.status.value == "COMPLETED", notice.error_message
+    expected = psql_csv(
+        settings, f"SELECT id FROM analytics.fact_orders WHERE {WHERE} ORDER BY id", []
+    )
+    row = admin_db.execute(f"SELECT count(*) FROM analytics.fact_orders WHERE {WHERE}").fetchone()
+    count = row[0] if row else 0
+    assert count > 0, "the seed gives tenant A orders below id 100"
+    paths = [settings.store_dir / TENANT_A / job_id / f.name for f in notice.files]
+    assert all(path.read_bytes().startswith(b"id\n") for path in paths)
+    assert body_without_headers(paths) == expected
+    assert notice.total_rows == count
