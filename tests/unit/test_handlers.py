@@ -259,7 +259,7 @@ async def test_a_cancelled_job_settles_its_quota_stops_its_chunks_and_sends_its_
         SETTINGS.stops_topic,
         SETTINGS.completions_topic,
     ]
-    notice = codec.decode(effects[-1].value)  # type: ignore[union-attr]
+    notice = codec.decode(effects[-1].value)
     assert isinstance(notice, ev.ExportCompletionNotice)
     assert notice.status.value == "CANCELLED"
 
