@@ -4,7 +4,7 @@
 
 The child's pid (not the supervisor's) is written to `--pid-file` at every start, so that
 signals sent to the pid in that file reach the child itself. Restarts back off from 1 s,
-doubling to at most 30 s; a child that ran for 60 s or more starts the backoff afresh.
+doubling to at most 30 s; a child that ran for 20 s or more starts the backoff afresh.
 SIGTERM or SIGINT is passed on to the child, which gets `--stop-timeout` seconds to exit
 before SIGKILL; the supervisor then exits 0 without restarting it. SIGUSR1 is passed on.
 On Linux the child gets SIGTERM when the supervisor dies, so a killed supervisor leaves no
@@ -31,8 +31,9 @@ from types import FrameType
 
 INITIAL_DELAY = 1.0
 MAX_DELAY = 30.0
-# A child that stayed up this long was healthy: its next failure is a fresh one.
-RESET_AFTER = 60.0
+# A child that stayed up this long got past its start (a worker starts in a few seconds):
+# its next exit is a fresh failure, not a crash loop, and it is restarted after 1 s again.
+RESET_AFTER = 20.0
 STOP_TIMEOUT = 20.0
 # Exit code when the command cannot be started at all (as a shell says "not found").
 CANNOT_START = 127

@@ -34,7 +34,7 @@ REQUEST = {
     "format": "CSV",
 }
 
-# The delay is 1 s unless worker-1 also exited less than a minute before (then it doubles).
+# The delay is 1 s unless worker-1 also exited less than 20 s after its start (then it doubles).
 RESTARTING = re.compile(r"worker-1 was killed by SIGKILL; restarting in \d+ s")
 
 pytestmark = pytest.mark.slow

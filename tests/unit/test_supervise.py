@@ -55,9 +55,9 @@ def test_the_delay_doubles_from_one_second_to_thirty() -> None:
     assert MAX_DELAY == 30
 
 
-def test_a_child_that_ran_a_minute_starts_the_backoff_afresh() -> None:
-    assert next_delay(16, ran_for=59.9) == 30
-    assert next_delay(16, ran_for=60) == 1
+def test_a_child_that_got_past_its_start_starts_the_backoff_afresh() -> None:
+    assert next_delay(16, ran_for=19.9) == 30
+    assert next_delay(16, ran_for=20) == 1
     assert next_delay(30, ran_for=3600) == 1
 
 
