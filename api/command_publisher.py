@@ -50,5 +50,9 @@ class CommandPublisher:
                 503, {"error": "UNAVAILABLE", "message": f"the command could not be queued: {exc}"}
             ) from None
 
+    async def ask_metadata(self, timeout: float) -> None:
+        """A metadata request through the producer's own connections; raises if none answers."""
+        await asyncio.to_thread(self._producer.list_topics, timeout=timeout)
+
     def close(self) -> None:
         self._producer.flush(5)

@@ -12,12 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from projections.limits_book import LimitsBook
-from config.settings import Settings
 from api.command_publisher import CommandPublisher
+from api.http_metrics import HttpMetricsMiddleware
 from api.jobs_repository import JobsRepository
+from api.probes import probes
 from api.routes import links, router
+from config.settings import Settings
 from domain.request import ExportRequest
+from projections.limits_book import LimitsBook
 from stores.export_store import ExportStore
 
 
@@ -30,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         await pool.open()
         publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.commands_topic)
         app.state.settings = settings
+        app.state.pool = pool
         app.state.jobs = JobsRepository(pool)
         app.state.publisher = publisher
         app.state.store = ExportStore(settings)
@@ -44,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Data export service", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
     app.include_router(links)
+    app.include_router(probes)
+    app.add_middleware(HttpMetricsMiddleware)
 
     def openapi() -> dict[str, Any]:
         # The request body is read by hand (for our own field errors), so FastAPI does not
