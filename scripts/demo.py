@@ -8,8 +8,8 @@ import uuid
 
 import httpx
 
-from config.settings import Settings
 from api.dev_token import DEMO_TENANTS, DEMO_USER, mint
+from config.settings import Settings
 
 REQUEST = {
     "name": "Demo: all trades of tenant 1",
