@@ -28,6 +28,7 @@ from agents.quota_keeper import QuotaKeeper
 from agents.retention_agent import SweepRequest, handle_sweep_request, sweep
 from agents.runner import AgentRunner, Received, TaskHandler, Undecodable
 from agents.task_consumers import TaskConsumerService, delivery_tasks, extraction_tasks
+from agents.topics import service_topics
 from config import bootstrap
 from config.settings import Settings
 from extraction.planner import plan_export
@@ -138,7 +139,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
             extraction_tasks(settings).group: [settings.tasks_topic],
             delivery_tasks(settings).group: [settings.deliveries_topic],
         },
-        settings.partitions,
+        {spec.name: spec.partitions for spec in service_topics(settings)},
         settings.lag_interval_seconds,
     )
     watch = StallWatch(

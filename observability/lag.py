@@ -41,13 +41,15 @@ def partition_lag(committed: int | None, low: int, high: int) -> int:
 
 
 class LagMonitor:
-    """Reads the lag of `groups` (group id → its topics) every `interval` seconds."""
+    """Reads the lag of `groups` (group id → its topics) every `interval` seconds.
+
+    `partitions` is each topic's partition count (an int: every topic has that many)."""
 
     def __init__(
         self,
         bootstrap: str,
         groups: Mapping[str, Sequence[str]],
-        partitions: int,
+        partitions: Mapping[str, int] | int,
         interval: float,
         *,
         request_timeout: float = 5.0,
@@ -148,4 +150,9 @@ class LagMonitor:
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
 
     def _partitions_of(self, topics: Sequence[str]) -> list[TopicPartition]:
-        return [TopicPartition(t, p) for t in topics for p in range(self._partitions)]
+        return [TopicPartition(t, p) for t in topics for p in range(self._count(t))]
+
+    def _count(self, topic: str) -> int:
+        if isinstance(self._partitions, int):
+            return self._partitions
+        return self._partitions[topic]

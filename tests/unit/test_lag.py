@@ -93,3 +93,12 @@ def test_the_thread_starts_and_stops_without_a_broker() -> None:
     monitor.start()
     monitor.stop()
     assert monitor.updated_at() is None
+
+
+def test_topics_of_different_partition_counts_are_read_each_by_its_own_count() -> None:
+    monitor = LagMonitor("unused:9092", {"g": ["wide", "narrow"]}, {"wide": 2, "narrow": 1}, 5)
+    consumer = FakeConsumer({("wide", 1): 4, ("narrow", 0): 1}, {"wide": 5, "narrow": 3})
+    monitor._round({"g": consumer})  # type: ignore[dict-item]
+    assert [lag("g", "wide", p) for p in (0, 1)] == [5, 2]  # the fake's highs grow by partition
+    assert lag("g", "narrow", 0) == 2
+    assert monitor.high_watermark("narrow", 1) is None
