@@ -115,7 +115,8 @@ def completion(client: ExportClient, job_id: str, timeout: float) -> ExportCompl
         return client.wait_for_completion(job_id, timeout=timeout)
     except CompletionTimeout:
         sizes = {log: log.stat().st_size for log in LOGS.glob("worker-*.log")}
-        for pid_file in PIDS.glob("worker-*.pid"):
+        # worker-N.pid names the worker itself; worker-N.supervisor.pid its supervisor.
+        for pid_file in PIDS.glob("worker-[0-9].pid"):
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGUSR1)
         time.sleep(3)
