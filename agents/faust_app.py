@@ -13,8 +13,7 @@ from faust.types import TableT, TopicT
 
 from agents.faust_patches import app_options
 from config.settings import Settings
-
-APP_ID = "export-service"
+from config.topology import APP_GROUP
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class FaustApp:
 
 def create_app(settings: Settings, worker_id: str) -> FaustApp:
     app = faust.App(
-        APP_ID,
+        APP_GROUP,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         # Tables are rebuilt from their changelog topics on start; the log is the durable copy.
         store="memory://",

@@ -37,11 +37,13 @@ from confluent_kafka import (
 
 from agents.runner import Received, TaskHandler
 from config.settings import Settings
+from config.topology import APP_GROUP, DELIVERERS_GROUP, EXTRACTORS_GROUP
+from observability.logs import kafka_client_logging
 
 log = logging.getLogger(__name__)
 
 # Before these groups existed, the Faust app's group read the tasks; its offsets are adopted.
-FORMER_GROUP = "export-service"
+FORMER_GROUP = APP_GROUP
 RETRY_SECONDS = 1.0
 
 
@@ -66,7 +68,7 @@ def extraction_tasks(settings: Settings) -> TaskKind:
     return TaskKind(
         settings.kafka_bootstrap_servers,
         settings.tasks_topic,
-        "export-extractors",
+        EXTRACTORS_GROUP,
         MAX_CHUNK_SECONDS,
     )
 
@@ -75,7 +77,7 @@ def delivery_tasks(settings: Settings) -> TaskKind:
     return TaskKind(
         settings.kafka_bootstrap_servers,
         settings.deliveries_topic,
-        "export-deliverers",
+        DELIVERERS_GROUP,
         MAX_DELIVERY_SECONDS,
     )
 
@@ -93,6 +95,7 @@ def consumer_config(kind: TaskKind, client_id: str) -> dict[str, object]:
         # Kafka, where any member can take them, not in one member's memory.
         "queued.max.messages.kbytes": 256,
         "log_level": 3,
+        **kafka_client_logging(),
     }
 
 
@@ -230,7 +233,12 @@ def adopt_former_offsets(kind: TaskKind, partitions: int) -> None:
 
 def _group_client(bootstrap: str, group: str) -> dict[str, object]:
     """A client of `group` that commits only what it is told to."""
-    return {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        **kafka_client_logging(),
+    }
 
 
 def committed_offsets(

@@ -9,43 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from agents.task_consumers import adopt_former_offsets, delivery_tasks, extraction_tasks
 from config.settings import Settings
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    config: dict[str, str] = field(default_factory=dict)
-
-
-KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
-KEEP_A_DAY = {"retention.ms": str(24 * 3600 * 1000)}
-
-
-def service_topics(settings: Settings) -> list[TopicSpec]:
-    """Every topic the service reads or writes; co-partitioned topics share a count."""
-    p = settings.partitions
-    return [
-        TopicSpec(settings.commands_topic, p),
-        TopicSpec(settings.events_topic, p),
-        TopicSpec(settings.job_inbox_topic, p),
-        TopicSpec(settings.tasks_topic, p),
-        TopicSpec(settings.completions_topic, p),
-        TopicSpec(settings.deliveries_topic, p),
-        # Keyed tenant:user like the commands, so one partition owns a user's quota.
-        TopicSpec(settings.quota_inbox_topic, p),
-        # Read whole by every process (projections/replicated_view.py): one partition each.
-        TopicSpec(settings.limits_topic, 1, KEEP_FOREVER),
-        TopicSpec(settings.stops_topic, 1, KEEP_A_DAY),
-        TopicSpec(settings.sweeps_topic, 1),
-        TopicSpec(settings.dead_letter_topic, 1),
-    ]
+from config.topology import service_topics
 
 
 def wait_for_broker(bootstrap: str, timeout: float) -> bool:

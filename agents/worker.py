@@ -19,7 +19,7 @@ from agents.command_agent import CommandCollaborators, handle_command_topics
 from agents.delivery_agent import DELIVERIES_AT_ONCE, Deliverer
 from agents.diagnostics import install_state_dump
 from agents.extractor_agent import CHUNKS_AT_ONCE, Extractor
-from agents.faust_app import APP_ID, FaustApp, create_app
+from agents.faust_app import FaustApp, create_app
 from agents.faust_patches.stall_guard import Stall, StallGuard
 from agents.faust_patches.stall_watch import StallWatch
 from agents.job_agent import JobCollaborators, handle_inbox
@@ -28,9 +28,9 @@ from agents.quota_keeper import QuotaKeeper
 from agents.retention_agent import SweepRequest, handle_sweep_request, sweep
 from agents.runner import AgentRunner, Received, TaskHandler, Undecodable
 from agents.task_consumers import TaskConsumerService, delivery_tasks, extraction_tasks
-from agents.topics import service_topics
 from config import bootstrap
 from config.settings import Settings
+from config.topology import consumer_groups, partition_counts
 from extraction.planner import plan_export
 from observability.health import Check
 from observability.health_server import HealthServer
@@ -55,6 +55,8 @@ class Worker:
     lag: LagMonitor
     # Started before the app (by the Faust worker), so that it answers during recovery.
     health: HealthServer | None = None
+    # Three rounds of the lag reader without an answer: the broker is taken for unreachable.
+    kafka_silence_seconds: float = 15.0
 
     @property
     def app(self) -> AppT:
@@ -69,6 +71,7 @@ class Worker:
     def ready(self) -> Check:
         app: object = self.app
         checks = {
+            "kafka": self._kafka(),
             "group": "ok" if _joined(app) else "not yet a member of the consumer group",
             "tables": "ok" if _recovered(app) else "table recovery not finished",
             "extractors": "ok" if self.extractors.assigned() else "not yet assigned",
@@ -77,6 +80,17 @@ class Worker:
         live = self.live()
         checks.update({k: v for k, v in live.checks.items() if v != "ok"})
         return Check(all(v == "ok" for v in checks.values()), checks)
+
+    def _kafka(self) -> str:
+        """Whether the broker answered the lag reader lately: Faust and librdkafka retry on
+        their own through an outage and say nothing a probe could read."""
+        updated = self.lag.updated_at()
+        if updated is None:
+            return "the broker has not answered yet"
+        silent = time.monotonic() - updated
+        if silent > self.kafka_silence_seconds:
+            return f"the broker has not answered for {silent:.0f} s"
+        return "ok"
 
 
 def build_worker(settings: Settings, worker_id: str) -> Worker:
@@ -134,12 +148,8 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     )
     lag = LagMonitor(
         settings.kafka_bootstrap_servers,
-        {
-            APP_ID: sorted(runner.watched_topics),
-            extraction_tasks(settings).group: [settings.tasks_topic],
-            delivery_tasks(settings).group: [settings.deliveries_topic],
-        },
-        {spec.name: spec.partitions for spec in service_topics(settings)},
+        consumer_groups(settings),
+        partition_counts(settings),
         settings.lag_interval_seconds,
     )
     watch = StallWatch(
@@ -157,6 +167,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     install_state_dump(app)
     port = settings.worker_http_port + int(worker_id) - 1
     worker = Worker(parts, runner, watch, extractors, deliverers, lag)
+    worker.kafka_silence_seconds = max(3 * settings.lag_interval_seconds, 15.0)
     worker.health = HealthServer(settings.worker_http_host, port, worker.live, worker.ready)
     for service in (extractors, deliverers):
         # Started once the tables are recovered, with the producer their reports go through.

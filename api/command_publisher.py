@@ -10,6 +10,7 @@ from fastapi import HTTPException
 from api.auth import Principal
 from events import codec
 from events.models import CancelExport, RequestExport
+from observability.logs import kafka_client_logging
 
 
 class CommandPublisher:
@@ -24,6 +25,7 @@ class CommandPublisher:
                 # Kafka's own (Java) partitioner, as the service's agents use: a user's
                 # commands land where the user's quota lives (agents/partitioning.py).
                 "partitioner": "murmur2_random",
+                **kafka_client_logging(),
             }
         )
 

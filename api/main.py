@@ -18,7 +18,9 @@ from api.jobs_repository import JobsRepository
 from api.probes import probes
 from api.routes import links, router
 from config.settings import Settings
+from config.topology import consumer_groups, partition_counts
 from domain.request import ExportRequest
+from observability.lag import LagMonitor
 from projections.limits_book import LimitsBook
 from stores.export_store import ExportStore
 
@@ -38,9 +40,18 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = ExportStore(settings)
         app.state.limits = LimitsBook(settings)
         app.state.limits.start()
+        # Every group's lag on the API's /metrics too: it stays up while workers restart.
+        lag = LagMonitor(
+            settings.kafka_bootstrap_servers,
+            consumer_groups(settings),
+            partition_counts(settings),
+            settings.lag_interval_seconds,
+        )
+        lag.start()
         try:
             yield
         finally:
+            lag.stop()
             publisher.close()
             await pool.close()
 

@@ -136,3 +136,17 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
 def configure_logging(fmt: str, level: str) -> None:
     """Send every log record of the process to stderr as `fmt` ("json" or "text")."""
     logging.config.dictConfig(logging_config(fmt, level))
+
+
+def kafka_client_logging() -> dict[str, object]:
+    """Configuration for a confluent-kafka client whose log goes through Python's logging
+    (as JSON lines like every other) instead of librdkafka's own plain lines on stderr.
+
+    While the broker is down, librdkafka logs each failed connection attempt; attempts
+    spaced up to 5 s apart keep an outage to a line every few seconds per client.
+    """
+    return {
+        "logger": logging.getLogger("librdkafka"),
+        "reconnect.backoff.ms": 500,
+        "reconnect.backoff.max.ms": 5000,
+    }

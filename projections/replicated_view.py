@@ -16,6 +16,8 @@ from typing import Generic, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from observability.logs import kafka_client_logging
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -56,6 +58,7 @@ class ReplicatedView(Generic[T]):
                 "group.id": f"view-{uuid.uuid4()}",
                 "enable.auto.commit": False,
                 "log_level": 3,
+                **kafka_client_logging(),
             }
         )
         try:

@@ -1,30 +1,248 @@
-"""Commands that arrive while a worker starts are all handled.
+"""A worker that has started handles what it is sent: restarts of every kind, each followed by
+exactly one small export and nothing after it, and commands that arrive during a restart.
 
 A start (or any rebalance) recovers the tables first; commands sent meanwhile wait in Kafka.
-Faust's recovery used to let some of them slip past unhandled, and the partition's commit
-then stuck behind them until the next restart (agents/recovery_order.py).
+Faust's recovery used to let some of them slip past unhandled (the recovery-order patch), and
+a worker once started, logged "Worker ready" and then handled nothing on one partition, with
+no later message to show that anything was missing (the stall guard). Slow: marked `slow`;
+`make test` runs it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import psycopg
+import pytest
 
-from client.export_client import ExportClient
-from tests.integration.conftest import TENANT_A, stack
+from client.export_client import CompletionTimeout, ExportClient
+from config.settings import Settings
+from tests.integration.conftest import TENANT_A, body_without_headers, psql_csv, stack
 
-RESTARTS = 3
-# Users enough to reach every partition of export.commands.
-USERS = [str(uuid4()) for _ in range(8)]
-REQUEST = {
-    "name": "sent during a restart",
+ROOT = Path(__file__).resolve().parents[2]
+PIDS = ROOT / ".stack/pids"
+LOGS = ROOT / ".stack/logs"
+
+pytestmark = pytest.mark.slow
+
+# What ran before the stop, how the worker stopped, and how many workers there were.
+BEFORE = ("nothing", "an export running", "deliveries retrying", "a burst of commands")
+STOPS = (signal.SIGTERM, signal.SIGKILL)
+CYCLES = [(BEFORE[i % 4], STOPS[(i // 4) % 2], 1 if i < 16 else 2, i % 3) for i in range(32)]
+COMPLETE_WITHIN = 30.0
+SMALL_WHERE = f"tenant_id = '{TENANT_A}' AND id < 100"
+SMALL = {
+    "name": "one small export after a start",
+    "queryDefinition": {
+        "source": "fact_orders",
+        "columns": [{"name": "id"}],
+        "filters": [{"column": "id", "operator": "<", "value": 100}],
+        "orderBy": [{"column": "id"}],
+    },
+    "format": "CSV",
+}
+LARGE = {
+    "name": "running while a worker stops",
+    "queryDefinition": {"source": "fact_trades", "columns": [{"name": "id"}, {"name": "notes"}]},
+    "format": "CSV",
+    "maxRowsPerFile": 50_000,
+}
+REFUSED = {
+    "name": "refused at once",
     "queryDefinition": {"source": "fact_orders", "columns": [{"name": "id"}]},
     "format": "CSV",
 }
+
+
+def retrying_delivery() -> dict[str, Any]:
+    """Delivered over SFTP to a port where nothing listens: every attempt fails and retries."""
+    return {
+        **SMALL,
+        "name": "delivery retrying",
+        "delivery": {
+            "method": "SFTP",
+            "sftp": {
+                "host": "127.0.0.1",
+                "port": int(os.environ["STACK_SFTP_SPARE_PORT"]),
+                "username": "acme",
+                "path": "retrying",
+                "secret": "default",
+            },
+        },
+    }
+
+
+@dataclass
+class Cycle:
+    number: int
+    before: str
+    stop: str
+    workers: int
+    seconds: float | None = None
+    guard_lines: int = 0
+    error: str = ""
+
+
+def pid_of(name: str) -> int | None:
+    try:
+        return int((PIDS / f"{name}.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def health_port(worker: int) -> int:
+    return int(os.environ.get("EXPORT_WORKER_HTTP_PORT", "18081")) + worker - 1
+
+
+def wait_ready(workers: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    for worker in range(1, workers + 1):
+        url = f"http://127.0.0.1:{health_port(worker)}/readyz"
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"worker-{worker} not ready: {url}"
+            time.sleep(0.2)
+
+
+def set_workers(count: int) -> None:
+    if count == 2:
+        if not alive(pid_of("worker-2.supervisor")):
+            stack("services", env={"EXPORT_WORKERS": "2"})
+        return
+    supervisor = pid_of("worker-2.supervisor")
+    if alive(supervisor):
+        assert supervisor is not None
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def stop_and_wait_for_restart(victims: list[int], stop: signal.Signals) -> None:
+    old = {worker: pid_of(f"worker-{worker}") for worker in victims}
+    for pid in old.values():
+        assert pid is not None and alive(pid)
+        os.kill(pid, stop)
+    deadline = time.monotonic() + 60
+    for worker, pid in old.items():
+        while not ((new := pid_of(f"worker-{worker}")) not in (None, pid) and alive(new)):
+            assert time.monotonic() < deadline, f"worker-{worker} was not restarted"
+            time.sleep(0.05)
+
+
+def log_sizes() -> dict[Path, int]:
+    return {log: log.stat().st_size for log in LOGS.glob("worker-*.log")}
+
+
+def guard_lines_since(sizes: dict[Path, int]) -> int:
+    """How many stalls the workers' guards found since `sizes` were taken."""
+    found = 0
+    for log in LOGS.glob("worker-*.log"):
+        with log.open("rb") as handle:
+            handle.seek(sizes.get(log, 0))
+            for line in handle.read().decode(errors="replace").splitlines():
+                try:
+                    message = json.loads(line).get("message", "")
+                except (ValueError, AttributeError):
+                    continue
+                found += "owed to the agent" in message
+    return found
+
+
+def run_cycle(
+    cycle: Cycle, client: ExportClient, settings: Settings, user: str, which: int, expected: bytes
+) -> None:
+    """Prepare what runs before, stop the worker(s), send one small export, see it through."""
+    set_workers(cycle.workers)
+    wait_ready(cycle.workers)
+    if cycle.before == "an export running":
+        client.request_export(TENANT_A, user, LARGE)
+        time.sleep(1.5)
+    elif cycle.before == "deliveries retrying":
+        client.request_export(TENANT_A, user, retrying_delivery())
+        time.sleep(3)
+    elif cycle.before == "a burst of commands":
+        for _ in range(40):
+            client.request_export(TENANT_A, str(uuid4()), REFUSED, roles=("exports:read",))
+    victims = [1] if cycle.workers == 1 else [[1], [2], [1, 2]][which]
+    sizes = log_sizes()
+    stop_and_wait_for_restart(victims, signal.Signals[cycle.stop])
+    sent = time.monotonic()
+    job_id = client.request_export(TENANT_A, user, SMALL)
+    try:
+        notice = client.wait_for_completion(job_id, timeout=COMPLETE_WITHIN)
+    except CompletionTimeout:
+        cycle.error = f"job {job_id} not complete within {COMPLETE_WITHIN:.0f} s"
+    else:
+        cycle.seconds = time.monotonic() - sent
+        paths = [settings.store_dir / TENANT_A / job_id / f.name for f in notice.files]
+        if notice.status.value != "COMPLETED" or body_without_headers(paths) != expected:
+            cycle.error = f"job {job_id} {notice.status.value}: rows differ from the source"
+    cycle.guard_lines = guard_lines_since(sizes)
+
+
+@pytest.fixture
+def restored_stack() -> Iterator[None]:
+    yield
+    stack("restart-services")
+
+
+def test_every_start_handles_the_one_export_sent_after_it(
+    client: ExportClient,
+    settings: Settings,
+    restored_stack: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    expected = psql_csv(
+        settings, f"SELECT id FROM analytics.fact_orders WHERE {SMALL_WHERE} ORDER BY id", []
+    )
+    user = str(uuid4())
+    results: list[Cycle] = []
+    try:
+        for number, (before, stop, workers, which) in enumerate(CYCLES, start=1):
+            cycle = Cycle(number, before, stop.name, workers)
+            results.append(cycle)
+            run_cycle(cycle, client, settings, user, which, expected)
+    finally:
+        with capsys.disabled():
+            print(f"\n{len(results)} restart cycles:")
+            for c in results:
+                outcome = c.error or f"completed in {c.seconds:.1f} s"
+                guard = f", guard acted {c.guard_lines}x" if c.guard_lines else ""
+                what = f"{c.workers} worker(s), {c.before}, {c.stop}"
+                print(f"  {c.number:2d}. {what}: {outcome}{guard}")
+            guarded = sum(1 for c in results if c.guard_lines)
+            print(f"cycles that needed the guard: {guarded} of {len(results)}")
+    failed = [c for c in results if c.error]
+    assert not failed, "; ".join(f"cycle {c.number}: {c.error}" for c in failed)
+
+
+# Users enough to reach every partition of export.commands.
+USERS = [str(uuid4()) for _ in range(8)]
 
 
 class SteadySender:
@@ -42,7 +260,7 @@ class SteadySender:
         while not self._stop.is_set():
             user = USERS[len(self.job_ids) % len(USERS)]
             self.job_ids.append(
-                self.client.request_export(TENANT_A, user, REQUEST, roles=("exports:read",))
+                self.client.request_export(TENANT_A, user, REFUSED, roles=("exports:read",))
             )
             time.sleep(0.025)
 
@@ -64,7 +282,7 @@ def test_commands_sent_while_the_worker_restarts_are_all_answered(
     client: ExportClient, admin_db: psycopg.Connection[Any]
 ) -> None:
     sender = SteadySender(client)
-    for _ in range(RESTARTS):
+    for _ in range(3):
         stack("restart-services")
         time.sleep(2)
     job_ids = sender.stop()

@@ -14,7 +14,9 @@ from agents.job_agent import JobCollaborators, handle_inbox
 from agents.partitioning import owner_partition
 from agents.quota_keeper import QuotaKeeper
 from agents.runner import Put, Received, Send, Undecodable
+from agents.worker import build_worker
 from config.settings import Settings
+from config.topology import APP_GROUP, consumer_groups
 from domain import inbox
 from domain.decisions import job_id_for
 from domain.plan import ChunkPlan
@@ -269,3 +271,8 @@ async def test_an_inbox_message_that_is_not_one_is_undecodable() -> None:
         await handle_inbox(
             Received(SETTINGS.job_inbox_topic, 0, 0, b"k", b"{}"), job_collaborators({})
         )
+
+
+def test_the_declared_faust_group_reads_exactly_the_topics_the_worker_registers() -> None:
+    worker = build_worker(SETTINGS, "1")
+    assert worker.runner.watched_topics == set(consumer_groups(SETTINGS)[APP_GROUP])
