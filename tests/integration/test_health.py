@@ -141,6 +141,7 @@ def test_lag_counts_unread_commands_until_a_worker_reads_them(
         "SELECT count(*) FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])", (job_ids,)
     ).fetchone()
     assert rows is not None and rows[0] == 5
+    eventually(lambda: status(worker_url("/readyz"))[0] == 200, 60, "worker ready")
     worker_metrics = worker_url("/metrics")
     assert metric(worker_metrics, "export_consumer_lag_messages", **lag) is not None
     assert metric(worker_metrics, "export_partition_seconds_since_handover") is not None
