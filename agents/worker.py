@@ -81,6 +81,9 @@ class Worker:
         checks.update({k: v for k, v in live.checks.items() if v != "ok"})
         return Check(all(v == "ok" for v in checks.values()), checks)
 
+    def kafka_answering(self) -> bool:
+        return self._kafka() == "ok"
+
     def _kafka(self) -> str:
         """Whether the broker answered the lag reader lately: Faust and librdkafka retry on
         their own through an outage and say nothing a probe could read."""
@@ -159,6 +162,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
         runner.reader_busy_since,
         runner.longest_busy_since,
         lag.high_watermark,
+        lambda: worker.kafka_answering(),
         settings.kafka_bootstrap_servers,
         _exit_stalled,
     )

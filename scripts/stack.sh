@@ -10,6 +10,7 @@
 #   scripts/stack.sh stop-postgres / start-postgres   the database alone (for fault tests too)
 #   scripts/stack.sh services  start the worker(s) and the API in the background (idempotent)
 #   scripts/stack.sh restart-services   stop the worker(s) and the API, then start them
+#   scripts/stack.sh stop-workers   stop the worker(s) and their supervisors, leave the API running
 #   scripts/stack.sh down      stop everything this script started, by pid
 #   scripts/stack.sh status    show what is running
 #   scripts/stack.sh seed [N]  load the demo data: N trades (default 1000000), N/2 quotes, N/4 orders
@@ -368,10 +369,14 @@ worker_names() {
   done | sort -u
 }
 
-stop_services() {
-  stop_api
+stop_workers() {
   local name
   for name in $(worker_names); do stop_worker "$name"; done
+}
+
+stop_services() {
+  stop_api
+  stop_workers
 }
 
 status() {
@@ -411,9 +416,10 @@ case "${1:-}" in
   seed) seed "${2:-1000000}" ;;
   services) start_services ;;
   restart-services) stop_services; start_services ;;
+  stop-workers) stop_workers ;;
   down) stop_services; stop_pid smtp "smtp_server.py"; stop_pid sftp "sftp_server.py serve"; stop_pid s3 moto_server
     stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 up|seed [N]|services|restart-services|down|status|env|start-kafka|stop-kafka|start-postgres|stop-postgres|start-smtp|stop-smtp|start-sftp|stop-sftp" >&2; exit 2 ;;
+  *) echo "usage: $0 up|seed [N]|services|restart-services|stop-workers|down|status|env|start-kafka|stop-kafka|start-postgres|stop-postgres|start-smtp|stop-smtp|start-sftp|stop-sftp" >&2; exit 2 ;;
 esac

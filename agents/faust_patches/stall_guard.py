@@ -105,6 +105,12 @@ class StallGuard:
         partition.waiting_since = None
         partition.last_handover = now
 
+    def restart_clocks(self) -> None:
+        """Forget how long partitions have waited: while the broker was unreachable, nothing
+        could be handed over, and that is not a stall."""
+        for partition in self._partitions.values():
+            partition.waiting_since = None
+
     def healed(self) -> list[Healed]:
         """Stalls healed since the last call: the owed offset arrived after a reread."""
         healed, self._healed = self._healed, []

@@ -43,6 +43,7 @@ class StallWatch:
         busy_since: BusySince,
         longest_busy_since: Callable[[], float | None],
         broker_highwater: HighWater,
+        broker_answering: Callable[[], bool],
         bootstrap: str,
         on_give_up: Callable[[list[Stall]], None],
     ) -> None:
@@ -52,6 +53,7 @@ class StallWatch:
         self._busy_since = busy_since
         self._longest_busy_since = longest_busy_since
         self._broker_highwater = broker_highwater
+        self._broker_answering = broker_answering
         self._bootstrap = bootstrap
         self._on_give_up = on_give_up
         self.gave_up: list[Stall] = []
@@ -97,6 +99,9 @@ class StallWatch:
             SECONDS_SINCE_HANDOVER.labels(tp.topic, str(tp.partition)).set(seconds)
         if not self.settled():
             return  # Faust seeks every partition to its commit at the end of a rebalance
+        if not self._broker_answering():
+            self._guard.restart_clocks()
+            return
         consumer: Any = self._app.consumer
         assignment = [tp for tp in consumer.assignment() if tp.topic in self._watched_topics()]
         committed = {tp: consumer._committed_offset.get(tp) for tp in assignment}

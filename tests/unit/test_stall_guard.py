@@ -135,3 +135,11 @@ def test_without_a_baseline_faust_s_own_commit_is_the_offset_owed() -> None:
     guard.assigned([COMMANDS], {}, now=0.0)
     check(guard, 1.0, COMMANDS, high=26, done=25)
     assert check(guard, 11.0, COMMANDS, high=26, done=25).rereads == [Reread(COMMANDS, 25)]
+
+
+def test_time_without_a_broker_does_not_count_towards_a_stall() -> None:
+    guard = guard_at(COMMANDS, 25)
+    check(guard, 1.0, COMMANDS, high=26, done=25)
+    guard.restart_clocks()  # the broker was unreachable until now
+    assert check(guard, 30.0, COMMANDS, high=26, done=25).rereads == []
+    assert check(guard, 40.0, COMMANDS, high=26, done=25).rereads == [Reread(COMMANDS, 25)]
