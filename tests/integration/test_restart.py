@@ -28,6 +28,7 @@ import pytest
 from client.export_client import CompletionTimeout, ExportClient
 from config.settings import Settings
 from tests.integration.conftest import TENANT_A, body_without_headers, psql_csv, stack
+from tests.processes import alive, read_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 PIDS = ROOT / ".stack/pids"
@@ -94,20 +95,7 @@ class Cycle:
 
 
 def pid_of(name: str) -> int | None:
-    try:
-        return int((PIDS / f"{name}.pid").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return read_pid(PIDS / f"{name}.pid")
 
 
 def health_port(worker: int) -> int:

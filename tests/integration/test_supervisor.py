@@ -18,6 +18,7 @@ import pytest
 from client.export_client import ExportClient
 from config.settings import Settings
 from tests.integration.conftest import TENANT_A, USER_A, body_without_headers, psql_csv
+from tests.processes import alive, cmdline, read_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 PIDS = ROOT / ".stack/pids"
@@ -38,29 +39,6 @@ REQUEST = {
 RESTARTING = re.compile(r"worker-1 was killed by SIGKILL; restarting in \d+ s")
 
 pytestmark = pytest.mark.slow
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs; a zombie (dead, not yet reaped) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def supervisor_lines(log: Path, offset: int) -> list[dict[str, Any]]:

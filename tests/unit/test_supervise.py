@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from stack.supervise import MAX_DELAY, describe_exit, log_line, next_delay
+from tests.processes import alive, cmdline
 
 SUPERVISE = Path(__file__).resolve().parents[2] / "stack" / "supervise.py"
 
@@ -167,19 +168,6 @@ def wait_until(condition: Callable[[], object], timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {condition}")
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, dead but not yet reaped, does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 def test_a_child_that_exits_is_restarted_with_a_new_pid_in_the_pid_file(
