@@ -4,7 +4,8 @@
 
 The child's pid (not the supervisor's) is written to `--pid-file` at every start, so that
 signals sent to the pid in that file reach the child itself. Restarts back off from 1 s,
-doubling to at most 30 s; a child that ran for 20 s or more starts the backoff afresh.
+doubling to at most 30 s while it keeps failing; a child that ran for 20 s or more, or was
+stopped (killed by a signal, or exited 0), starts the backoff afresh.
 SIGTERM or SIGINT is passed on to the child, which gets `--stop-timeout` seconds to exit
 before SIGKILL; the supervisor then exits 0 without restarting it. SIGUSR1 is passed on.
 On Linux the child gets SIGTERM when the supervisor dies, so a killed supervisor leaves no
@@ -42,10 +43,13 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 FORWARDED_SIGNALS = (*STOP_SIGNALS, signal.SIGUSR1)
 
 
-def next_delay(previous: float | None, ran_for: float) -> float:
-    """Seconds to wait before the next start: `INITIAL_DELAY` after the first exit or after a
-    child that ran `RESET_AFTER` seconds or more, else twice `previous`, at most `MAX_DELAY`."""
-    if previous is None or ran_for >= RESET_AFTER:
+def next_delay(previous: float | None, ran_for: float, returncode: int = 1) -> float:
+    """Seconds to wait before the next start: `INITIAL_DELAY` after the first exit, after a
+    child that ran `RESET_AFTER` seconds or more, or after one that was stopped (a signal, or
+    a clean exit: an operator or a test stopped it, which is no crash loop); else twice
+    `previous`, at most `MAX_DELAY`."""
+    stopped = returncode <= 0
+    if previous is None or ran_for >= RESET_AFTER or stopped:
         return INITIAL_DELAY
     return min(previous * 2, MAX_DELAY)
 
@@ -166,7 +170,7 @@ class Supervisor:
             if self.stopping:
                 self.log("INFO", f"{self.name} stopped ({describe_exit(returncode)})")
                 break
-            delay = next_delay(delay, ran_for)
+            delay = next_delay(delay, ran_for, returncode)
             self.log(
                 "WARNING", f"{self.name} {describe_exit(returncode)}; restarting in {delay:g} s"
             )

@@ -62,6 +62,12 @@ def test_a_child_that_got_past_its_start_starts_the_backoff_afresh() -> None:
     assert next_delay(30, ran_for=3600) == 1
 
 
+def test_a_child_stopped_from_outside_is_back_after_a_second_however_short_its_run() -> None:
+    assert next_delay(16, ran_for=2, returncode=-9) == 1  # SIGKILL
+    assert next_delay(16, ran_for=2, returncode=0) == 1  # SIGTERM, handled: a clean exit
+    assert next_delay(16, ran_for=2, returncode=3) == 30  # the worker gave up: it failed
+
+
 def test_log_lines_are_json_in_the_service_shape() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     line = json.loads(log_line("WARNING", "w exited with code 70; restarting in 1 s", now))
