@@ -23,6 +23,7 @@ from agents.partitioning import owner_partition
 from client.export_client import ExportClient
 from config.settings import Settings
 from tests.integration.conftest import TENANT_A, stack
+from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 PIDS = ROOT / ".stack/pids"
@@ -76,7 +77,7 @@ def stopped_worker() -> Iterator[None]:
     """worker-1 stopped for good (its supervisor with it) until the test ends."""
     supervisor = int((PIDS / "worker-1.supervisor.pid").read_text())
     os.kill(supervisor, signal.SIGTERM)
-    eventually(lambda: not Path(f"/proc/{supervisor}").exists(), 30, "the supervisor stops")
+    eventually(lambda: not alive(supervisor), 30, "the supervisor stops")
     try:
         yield
     finally:
