@@ -51,10 +51,28 @@ def client(settings: Settings) -> Iterator[ExportClient]:
     export_client.close()
 
 
+class AdminDatabase:
+    """The tests' own connection as the database owner, opened again if PostgreSQL restarted
+    meanwhile (the health test stops it)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn = psycopg.connect(url, autocommit=True)
+
+    def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[Any]:
+        if self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+        return self._conn.execute(query, params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 @pytest.fixture(scope="session")
-def admin_db(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
-        yield conn
+def admin_db(settings: Settings) -> Iterator[AdminDatabase]:
+    database = AdminDatabase(settings.admin_database_url)
+    yield database
+    database.close()
 
 
 def api_client(
@@ -119,7 +137,7 @@ def body_without_headers(paths: list[Path]) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def big_tenant(admin_db: psycopg.Connection[Any]) -> Iterator[None]:
+def big_tenant(admin_db: AdminDatabase) -> Iterator[None]:
     """3,000,000 trades of one tenant, made once per session and removed at its end (the
     seed counts whole tables, so they must not stay)."""
     admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [BIG_TENANT])

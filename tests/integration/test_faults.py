@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     TENANT_A,
     TENANT_B,
     USER_A,
+    AdminDatabase,
     api_client,
     body_without_headers,
     psql_csv,
@@ -142,7 +143,7 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_work_goes_on(
 
 
 def test_a_terminated_backend_mid_chunk_is_retried_and_every_row_arrives_once(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     job_id = client.request_export(TENANT_A, USER_A, whole_tenant_csv(60_000))
     killed = 0
@@ -163,7 +164,7 @@ def test_a_terminated_backend_mid_chunk_is_retried_and_every_row_arrives_once(
 
 
 def test_a_database_that_keeps_failing_fails_the_job_with_the_reason(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     request = {**whole_tenant_csv(1_000_000), "format": "EXCEL"}
     job_id = client.request_export(TENANT_A, USER_A, request)
@@ -241,7 +242,7 @@ def ended(api: httpx.Client, job_id: str) -> dict[str, Any]:
     return wait_for_job(api, job_id, {"COMPLETED", "FAILED"})
 
 
-def fact_fingerprint(admin_db: psycopg.Connection[Any]) -> list[Any]:
+def fact_fingerprint(admin_db: AdminDatabase) -> list[Any]:
     return [
         admin_db.execute(f"SELECT count(*), sum(id) FROM analytics.{t}").fetchone()
         for t in ("fact_trades", "fact_quotes", "fact_orders")
@@ -249,7 +250,7 @@ def fact_fingerprint(admin_db: psycopg.Connection[Any]) -> list[Any]:
 
 
 @pytest.fixture
-def statement_log(admin_db: psycopg.Connection[Any]) -> Iterator[Path]:
+def statement_log(admin_db: AdminDatabase) -> Iterator[Path]:
     """Every statement of the export role logged, for the length of the test."""
     admin_db.execute("ALTER ROLE export_reader SET log_statement = 'all'")
     yield Path(__file__).resolve().parents[2] / ".stack/logs/postgres.log"
@@ -268,7 +269,7 @@ def outside_quotes(statement: str) -> str:
 def test_hostile_commands_are_rejected_change_nothing_and_never_reach_sql_as_text(
     client: ExportClient,
     settings: Settings,
-    admin_db: psycopg.Connection[Any],
+    admin_db: AdminDatabase,
     statement_log: Path,
 ) -> None:
     before = fact_fingerprint(admin_db)
@@ -306,7 +307,7 @@ def test_hostile_commands_are_rejected_change_nothing_and_never_reach_sql_as_tex
 
 
 def test_hundreds_of_generated_hostile_commands_leave_every_agent_working(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     """The unit property test's generator against the running service: what does not even
     parse is refused by the API with its fields (Kafka commands are Avro, so it cannot be sent

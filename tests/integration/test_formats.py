@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -27,6 +26,7 @@ from domain.validation import validate_request
 from events.models import ExportCompletionNotice
 from extraction.excel_extractor import CUT_MARKER, extract_excel
 from extraction.progress import ProgressPolicy
+from tests.integration.conftest import AdminDatabase
 
 # A tenant of its own, so these rows never touch the demo tenants' data.
 TENANT = "44444444-4444-4444-8444-444444444444"
@@ -65,7 +65,7 @@ MOMENTS = [
 
 
 @pytest.fixture(scope="module")
-def tricky_rows(admin_db: psycopg.Connection[Any]) -> Iterator[list[tuple[Any, ...]]]:
+def tricky_rows(admin_db: AdminDatabase) -> Iterator[list[tuple[Any, ...]]]:
     admin_db.execute("DELETE FROM analytics.fact_trades WHERE tenant_id = %s", [TENANT])
     for i, (note, moment) in enumerate(zip(NOTES, MOMENTS, strict=True)):
         admin_db.execute(

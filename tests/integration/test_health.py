@@ -15,14 +15,13 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.partitioning import owner_partition
 from client.export_client import ExportClient
 from config.settings import Settings
-from tests.integration.conftest import TENANT_A, stack
+from tests.integration.conftest import TENANT_A, AdminDatabase, stack
 from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +114,7 @@ def test_readiness_follows_kafka(settings: Settings) -> None:
 def test_lag_counts_unread_commands_until_a_worker_reads_them(
     client: ExportClient,
     settings: Settings,
-    admin_db: psycopg.Connection[Any],
+    admin_db: AdminDatabase,
     stopped_worker: None,
 ) -> None:
     user = str(uuid4())

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from confluent_kafka import Producer
 
@@ -27,6 +26,7 @@ from tests.integration.conftest import (
     BIG_TENANT,
     TENANT_A,
     TENANT_B,
+    AdminDatabase,
     api_client,
     stack,
     wait_for_job,
@@ -154,7 +154,7 @@ def test_daily_export_count_is_never_exceeded_by_a_burst(
     assert quota_of(settings, TENANT_A, user)["dailyExportsUsed"] == 5
 
 
-def count_rows(admin_db: psycopg.Connection[Any], tenant: str, first: int, last: int) -> int:
+def count_rows(admin_db: AdminDatabase, tenant: str, first: int, last: int) -> int:
     row = admin_db.execute(
         "SELECT count(*) FROM analytics.fact_trades WHERE tenant_id = %s AND id BETWEEN %s AND %s",
         [tenant, first, last],
@@ -164,7 +164,7 @@ def count_rows(admin_db: psycopg.Connection[Any], tenant: str, first: int, last:
 
 
 def test_a_user_near_the_daily_row_limit_gets_exactly_what_fits(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     user = new_user()
     ranges = [(1, 3_000), (3_001, 6_000), (6_001, 9_000)]
@@ -239,7 +239,7 @@ def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
     api.delete(f"/v1/exports/{after}")
 
 
-def active_copies(admin_db: psycopg.Connection[Any]) -> int:
+def active_copies(admin_db: AdminDatabase) -> int:
     row = admin_db.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'export_reader'"
         " AND state = 'active' AND query ILIKE %s",
@@ -252,7 +252,7 @@ def active_copies(admin_db: psycopg.Connection[Any]) -> int:
 def test_cancelling_a_running_export_stops_it_removes_its_files_and_frees_the_slot(
     client: ExportClient,
     settings: Settings,
-    admin_db: psycopg.Connection[Any],
+    admin_db: AdminDatabase,
     big_tenant: None,
 ) -> None:
     user = new_user()

@@ -11,7 +11,7 @@ import psycopg
 from client.export_client import ExportClient
 from config.settings import Settings
 from projections.rebuild import rebuild
-from tests.integration.conftest import TENANT_A, USER_A
+from tests.integration.conftest import TENANT_A, USER_A, AdminDatabase
 
 SNAPSHOT = """
 SELECT id, status, processed_rows, total_rows, progress_percent, file_count, file_size_bytes,
@@ -35,7 +35,7 @@ def snapshot(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 
 async def test_rebuilding_the_read_model_from_the_log_gives_the_same_rows(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     job_id = client.request_export(
         TENANT_A,

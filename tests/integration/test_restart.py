@@ -22,12 +22,17 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-import psycopg
 import pytest
 
 from client.export_client import CompletionTimeout, ExportClient
 from config.settings import Settings
-from tests.integration.conftest import TENANT_A, body_without_headers, psql_csv, stack
+from tests.integration.conftest import (
+    TENANT_A,
+    AdminDatabase,
+    body_without_headers,
+    psql_csv,
+    stack,
+)
 from tests.processes import alive, read_pid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +263,7 @@ class SteadySender:
         return self.job_ids
 
 
-def outcomes(admin_db: psycopg.Connection[Any], job_ids: list[str]) -> dict[str, str]:
+def outcomes(admin_db: AdminDatabase, job_ids: list[str]) -> dict[str, str]:
     rows = admin_db.execute(
         "SELECT id::text, error_code FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])",
         (job_ids,),
@@ -267,7 +272,7 @@ def outcomes(admin_db: psycopg.Connection[Any], job_ids: list[str]) -> dict[str,
 
 
 def test_commands_sent_while_the_worker_restarts_are_all_answered(
-    client: ExportClient, admin_db: psycopg.Connection[Any]
+    client: ExportClient, admin_db: AdminDatabase
 ) -> None:
     sender = SteadySender(client)
     for _ in range(3):

@@ -12,12 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from client.export_client import ExportClient
 from config.settings import Settings
-from tests.integration.conftest import TENANT_A, USER_A, body_without_headers, psql_csv
+from tests.integration.conftest import (
+    TENANT_A,
+    USER_A,
+    AdminDatabase,
+    body_without_headers,
+    psql_csv,
+)
 from tests.processes import alive, cmdline, read_pid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +63,7 @@ def supervisor_lines(log: Path, offset: int) -> list[dict[str, Any]]:
 
 
 def test_a_worker_killed_with_sigkill_is_restarted_and_exports_complete(
-    client: ExportClient, settings: Settings, admin_db: psycopg.Connection[Any]
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
 ) -> None:
     supervisor = read_pid(PIDS / "worker-1.supervisor.pid")
     assert supervisor is not None and alive(supervisor), (
