@@ -60,8 +60,13 @@ class AdminDatabase:
         self._conn = psycopg.connect(url, autocommit=True)
 
     def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[Any]:
-        if self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._url, autocommit=True)
+        try:
+            return self._conn.execute(query, params)
+        except psycopg.OperationalError:
+            # A restart ended the connection; it shows only at the next statement.
+            if not (self._conn.closed or self._conn.broken):
+                raise
+        self._conn = psycopg.connect(self._url, autocommit=True)
         return self._conn.execute(query, params)
 
     def close(self) -> None:

@@ -137,10 +137,17 @@ def test_lag_counts_unread_commands_until_a_worker_reads_them(
         90,
         "the lag is back to 0 once the worker has read them",
     )
-    rows = admin_db.execute(
-        "SELECT count(*) FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])", (job_ids,)
-    ).fetchone()
-    assert rows is not None and rows[0] == 5
+
+    def all_answered() -> bool:
+        # Read by the command agent is not yet projected: the job agent and the projection
+        # follow within moments.
+        row = admin_db.execute(
+            "SELECT count(*) FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])",
+            (job_ids,),
+        ).fetchone()
+        return row is not None and row[0] == 5
+
+    eventually(all_answered, 30, "the five commands are answered in the read model")
     eventually(lambda: status(worker_url("/readyz"))[0] == 200, 60, "worker ready")
     worker_metrics = worker_url("/metrics")
     assert metric(worker_metrics, "export_consumer_lag_messages", **lag) is not None
