@@ -36,11 +36,13 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(label: str, cwd: Path, settle: float, seconds: float) -> tuple[float, float, float]:
     env = {**os.environ, "EXPORT_WORKER_ID": "9", "PYTHONPATH": str(cwd)}
-    command = [sys.executable, "-m", "agents", "worker", "--loglevel=warning", "--without-web"]
+    command = [sys.executable, "-m", "agents", "worker", "--loglevel=info", "--without-web"]
     with open(ROOT / f".stack/logs/bench-idle-{label}.log", "wb") as log:
         worker = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
     try:
         time.sleep(settle)
+        if worker.poll() is not None:
+            raise RuntimeError(f"the {label} worker exited; see its log in .stack/logs")
         start_cpu, samples = cpu_seconds(worker.pid), []
         for _ in range(int(seconds)):
             samples.append(rss_bytes(worker.pid))
