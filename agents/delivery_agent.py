@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, uuid5
 
-from agents.runner import Received, Send, Undecodable
+from agents.runner import Received, Report, Send, Undecodable
 from config.bootstrap import Collaborators
 from delivery.deliver import deliver
 from delivery.failures import DeliveryError
@@ -31,8 +30,6 @@ ATTEMPT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:delivery-attempt")
 
 # Several at once: an attempt mostly waits on the network or on its backoff.
 DELIVERIES_AT_ONCE = 4
-
-Report = Callable[[Sequence[Send]], Awaitable[None]]
 
 
 class Deliverer:

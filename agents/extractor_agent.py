@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from uuid import uuid4
 
 import adbc_driver_manager as adbc_errors
 import psycopg
 
-from agents.runner import Received, Send, Undecodable
+from agents.runner import Received, Report, Send, Undecodable
 from config.bootstrap import Collaborators
 from domain import inbox
 from domain.decisions import too_large
@@ -41,8 +41,6 @@ CHUNKS_AT_ONCE = 2
 CHUNK_ATTEMPTS = 4
 CHUNK_RETRY_SECONDS = 2.0
 DATABASE_FAILURES = (psycopg.OperationalError, adbc_errors.OperationalError)
-
-Report = Callable[[Sequence[Send]], Awaitable[None]]
 
 
 class SourceUnavailable(Exception):

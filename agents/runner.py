@@ -60,6 +60,8 @@ class Put:
 
 Effect = Send | Put
 Handler = Callable[[Received], Awaitable[Sequence[Effect]]]
+# How a task reports its outcome: the runner's `carry_out`.
+Report = Callable[[Sequence[Send]], Awaitable[None]]
 # A long task's handler (agents/task_consumers.py): it reports its outcome itself.
 TaskHandler = Callable[[Received], Coroutine[Any, Any, None]]
 

@@ -52,7 +52,7 @@ CHUNK_DURATION = Histogram(
 )
 DELIVERY_ATTEMPTS = Counter(
     "export_delivery_attempts_total",
-    "Delivery attempts, by method and outcome (delivered, retry, failed).",
+    "Delivery attempts, by method and outcome (delivered, failed_transient, failed_permanent).",
     ["method", "outcome"],
 )
 QUOTA_REJECTIONS = Counter(
