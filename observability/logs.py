@@ -68,6 +68,33 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Lets the same warning or error of a logger through once per `seconds`.
+
+    While the broker is down, aiokafka logs a failed connection and a failed metadata update
+    thousands of times a second (some 130,000 lines in a test run's two outages); one line per
+    message every few seconds says as much. Records below WARNING, and any with a traceback,
+    always pass.
+    """
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        super().__init__()
+        self._seconds = seconds
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or record.exc_info:
+            return True
+        key = (record.name, record.getMessage())
+        last = self._last.get(key)
+        if last is not None and record.created - last < self._seconds:
+            return False
+        if len(self._last) > 10_000:  # messages with ids in them must not grow this for ever
+            self._last.clear()
+        self._last[key] = record.created
+        return True
+
+
 class JsonLineFormatter(JsonFormatter):
     """`time`, `level`, `logger`, `message`, then the context and `exc_info` when present."""
 
@@ -118,7 +145,7 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
         "version": 1,
         # Loggers made at import time (uvicorn's, Faust's) keep working and reach the root.
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        "filters": {"context": {"()": ContextFilter}, "repeats": {"()": RepeatFilter}},
         "formatters": {fmt: {"()": formatter}},
         "handlers": {
             "stderr": {
@@ -126,7 +153,7 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
                 "formatter": fmt,
                 # On the handler, not a logger: records propagated from any logger pass it.
-                "filters": ["context"],
+                "filters": ["repeats", "context"],
             }
         },
         "root": {"level": level_name, "handlers": ["stderr"]},

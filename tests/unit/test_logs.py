@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from observability.logs import configure_logging, current_context, log_context, logging_config
+from observability.logs import (
+    RepeatFilter,
+    configure_logging,
+    current_context,
+    log_context,
+    logging_config,
+)
 
 Lines = Callable[[], list[dict[str, Any]]]
 log = logging.getLogger("export.test")
@@ -143,9 +149,26 @@ def test_an_unknown_format_or_level_names_its_setting() -> None:
         logging_config("json", "LOUD")
 
 
-def test_the_config_sends_the_root_logger_to_stderr_through_the_filter() -> None:
+def test_the_config_sends_the_root_logger_to_stderr_through_the_filters() -> None:
     config = logging_config("json", "warning")
     assert config["disable_existing_loggers"] is False
     assert config["root"] == {"level": "WARNING", "handlers": ["stderr"]}
     assert config["handlers"]["stderr"]["stream"] == "ext://sys.stderr"
-    assert config["handlers"]["stderr"]["filters"] == ["context"]
+    assert config["handlers"]["stderr"]["filters"] == ["repeats", "context"]
+
+
+def test_a_warning_repeated_within_seconds_is_written_once() -> None:
+    repeats = RepeatFilter(seconds=5)
+
+    def record(message: str, at: float, level: int = logging.ERROR) -> logging.LogRecord:
+        made = logging.LogRecord("aiokafka", level, __file__, 1, message, None, None)
+        made.created = at
+        return made
+
+    passed = [
+        repeats.filter(record("Unable connect to node with id 1", at))
+        for at in (100.0, 100.1, 104.9, 105.1)
+    ]
+    assert passed == [True, False, False, True]
+    assert repeats.filter(record("another message", 100.2))
+    assert all(repeats.filter(record("progress", 100.3, logging.INFO)) for _ in range(3))
