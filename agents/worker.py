@@ -81,8 +81,11 @@ class Worker:
         checks.update({k: v for k, v in live.checks.items() if v != "ok"})
         return Check(all(v == "ok" for v in checks.values()), checks)
 
-    def kafka_answering(self) -> bool:
-        return self._kafka() == "ok"
+    def kafka_unreachable(self) -> bool:
+        """The broker answered the lag reader once and has been silent since: an outage.
+        (A lag reader that never answered proves nothing about the broker.)"""
+        updated = self.lag.updated_at()
+        return updated is not None and time.monotonic() - updated > self.kafka_silence_seconds
 
     def _kafka(self) -> str:
         """Whether the broker answered the lag reader lately: Faust and librdkafka retry on
@@ -162,7 +165,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
         runner.reader_busy_since,
         runner.longest_busy_since,
         lag.high_watermark,
-        lambda: worker.kafka_answering(),
+        lambda: worker.kafka_unreachable(),
         settings.kafka_bootstrap_servers,
         _exit_stalled,
     )

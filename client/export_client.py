@@ -47,6 +47,8 @@ class ExportClient:
             }
         )
         self._consumer: Consumer | None = None
+        # Notices read while waiting for another job, by job id, until someone waits for them.
+        self._notices: dict[str, ExportCompletionNotice] = {}
 
     def request_export(
         self,
@@ -101,14 +103,16 @@ class ExportClient:
         consumer = self._follow_completions()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if job_id in self._notices:
+                return self._notices.pop(job_id)
             message = consumer.poll(0.5)
-            if message is None or message.error():
-                continue
-            if message.key() != job_id.encode():
+            if message is None or message.error() or message.key() is None:
                 continue
             notice = codec.decode(message.value() or b"")
             assert isinstance(notice, ExportCompletionNotice)
-            return notice
+            # Notices come on several partitions in no set order: one for another job waited
+            # on later is kept, not passed over.
+            self._notices[(message.key() or b"").decode()] = notice
         raise CompletionTimeout(f"no completion notice for job {job_id} within {timeout} s")
 
     def close(self) -> None:

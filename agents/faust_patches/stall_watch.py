@@ -43,7 +43,7 @@ class StallWatch:
         busy_since: BusySince,
         longest_busy_since: Callable[[], float | None],
         broker_highwater: HighWater,
-        broker_answering: Callable[[], bool],
+        broker_unreachable: Callable[[], bool],
         bootstrap: str,
         on_give_up: Callable[[list[Stall]], None],
     ) -> None:
@@ -53,7 +53,7 @@ class StallWatch:
         self._busy_since = busy_since
         self._longest_busy_since = longest_busy_since
         self._broker_highwater = broker_highwater
-        self._broker_answering = broker_answering
+        self._broker_unreachable = broker_unreachable
         self._bootstrap = bootstrap
         self._on_give_up = on_give_up
         self.gave_up: list[Stall] = []
@@ -99,7 +99,7 @@ class StallWatch:
             SECONDS_SINCE_HANDOVER.labels(tp.topic, str(tp.partition)).set(seconds)
         if not self.settled():
             return  # Faust seeks every partition to its commit at the end of a rebalance
-        if not self._broker_answering():
+        if self._broker_unreachable():
             self._guard.restart_clocks()
             return
         consumer: Any = self._app.consumer
