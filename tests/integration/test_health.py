@@ -83,6 +83,52 @@ def stopped_worker() -> Iterator[None]:
         stack("services")
 
 
+def test_lag_counts_unread_commands_until_a_worker_reads_them(
+    log_start: int,
+    client: ExportClient,
+    settings: Settings,
+    admin_db: AdminDatabase,
+    stopped_worker: None,
+) -> None:
+    user = str(uuid4())
+    partition = str(owner_partition(f"{TENANT_A}:{user}".encode(), settings.partitions))
+    lag = {"group": "export-service", "topic": settings.commands_topic, "partition": partition}
+    api_metrics = f"{settings.api_url}/metrics"
+    before = metric(api_metrics, "export_consumer_lag_messages", **lag) or 0.0
+    job_ids = [
+        client.request_export(TENANT_A, user, REFUSED, roles=("exports:read",)) for _ in range(5)
+    ]
+    eventually(
+        lambda: (metric(api_metrics, "export_consumer_lag_messages", **lag) or 0) >= before + 5,
+        20,
+        "the API's lag gauge counts the five unread commands",
+    )
+
+    stack("services")
+    eventually(
+        lambda: metric(api_metrics, "export_consumer_lag_messages", **lag) == 0,
+        150,
+        "the lag is back to 0 once the worker has read them",
+    )
+
+    def all_answered() -> bool:
+        # Read by the command agent is not yet projected: the job agent and the projection
+        # follow within moments.
+        row = admin_db.execute(
+            "SELECT count(*) FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])",
+            (job_ids,),
+        ).fetchone()
+        return row is not None and row[0] == 5
+
+    eventually(all_answered, 30, "the five commands are answered in the read model")
+    eventually(lambda: status(worker_url("/readyz"))[0] == 200, 60, "worker ready")
+    worker_metrics = worker_url("/metrics")
+    assert metric(worker_metrics, "export_consumer_lag_messages", **lag) is not None
+    assert metric(worker_metrics, "export_partition_seconds_since_handover") is not None
+    requests = metric(api_metrics, "export_http_requests_total", route="/metrics", status="200")
+    assert requests is not None and requests >= 1
+
+
 def test_readiness_follows_postgresql(settings: Settings, log_start: int) -> None:
     assert status(f"{settings.api_url}/readyz")[0] == 200
     stack("stop-postgres")
@@ -109,51 +155,6 @@ def test_readiness_follows_kafka(settings: Settings) -> None:
         stack("start-kafka")
     eventually(lambda: status(f"{settings.api_url}/readyz")[0] == 200, 60, "API ready again")
     eventually(lambda: status(worker_url("/readyz"))[0] == 200, 90, "worker ready again")
-
-
-def test_lag_counts_unread_commands_until_a_worker_reads_them(
-    client: ExportClient,
-    settings: Settings,
-    admin_db: AdminDatabase,
-    stopped_worker: None,
-) -> None:
-    user = str(uuid4())
-    partition = str(owner_partition(f"{TENANT_A}:{user}".encode(), settings.partitions))
-    lag = {"group": "export-service", "topic": settings.commands_topic, "partition": partition}
-    api_metrics = f"{settings.api_url}/metrics"
-    before = metric(api_metrics, "export_consumer_lag_messages", **lag) or 0.0
-    job_ids = [
-        client.request_export(TENANT_A, user, REFUSED, roles=("exports:read",)) for _ in range(5)
-    ]
-    eventually(
-        lambda: (metric(api_metrics, "export_consumer_lag_messages", **lag) or 0) >= before + 5,
-        20,
-        "the API's lag gauge counts the five unread commands",
-    )
-
-    stack("services")
-    eventually(
-        lambda: metric(api_metrics, "export_consumer_lag_messages", **lag) == 0,
-        90,
-        "the lag is back to 0 once the worker has read them",
-    )
-
-    def all_answered() -> bool:
-        # Read by the command agent is not yet projected: the job agent and the projection
-        # follow within moments.
-        row = admin_db.execute(
-            "SELECT count(*) FROM export_service.export_jobs WHERE id = ANY(%s::uuid[])",
-            (job_ids,),
-        ).fetchone()
-        return row is not None and row[0] == 5
-
-    eventually(all_answered, 30, "the five commands are answered in the read model")
-    eventually(lambda: status(worker_url("/readyz"))[0] == 200, 60, "worker ready")
-    worker_metrics = worker_url("/metrics")
-    assert metric(worker_metrics, "export_consumer_lag_messages", **lag) is not None
-    assert metric(worker_metrics, "export_partition_seconds_since_handover") is not None
-    requests = metric(api_metrics, "export_http_requests_total", route="/metrics", status="200")
-    assert requests is not None and requests >= 1
 
 
 def test_every_worker_log_line_is_json_and_job_lines_carry_the_job(
