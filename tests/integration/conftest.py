@@ -26,6 +26,18 @@ USER_B = "0b0b0b0b-0000-4000-8000-00000000000b"
 BIG_TENANT = "55555555-5555-4555-8555-555555555555"
 BIG_ROWS = 3_000_000
 BIG_FIRST_ID = 10**12
+# A small export of tenant A's orders (33 rows), and the rows it must hold.
+SMALL_ORDERS_WHERE = f"tenant_id = '{TENANT_A}' AND id < 100"
+SMALL_ORDERS = {
+    "name": "a small export",
+    "queryDefinition": {
+        "source": "fact_orders",
+        "columns": [{"name": "id"}],
+        "filters": [{"column": "id", "operator": "<", "value": 100}],
+        "orderBy": [{"column": "id"}],
+    },
+    "format": "CSV",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,6 +27,8 @@ import pytest
 from client.export_client import CompletionTimeout, ExportClient
 from config.settings import Settings
 from tests.integration.conftest import (
+    SMALL_ORDERS,
+    SMALL_ORDERS_WHERE,
     TENANT_A,
     AdminDatabase,
     body_without_headers,
@@ -46,17 +48,6 @@ BEFORE = ("nothing", "an export running", "deliveries retrying", "a burst of com
 STOPS = (signal.SIGTERM, signal.SIGKILL)
 CYCLES = [(BEFORE[i % 4], STOPS[(i // 4) % 2], 1 if i < 16 else 2, i % 3) for i in range(32)]
 COMPLETE_WITHIN = 30.0
-SMALL_WHERE = f"tenant_id = '{TENANT_A}' AND id < 100"
-SMALL = {
-    "name": "one small export after a start",
-    "queryDefinition": {
-        "source": "fact_orders",
-        "columns": [{"name": "id"}],
-        "filters": [{"column": "id", "operator": "<", "value": 100}],
-        "orderBy": [{"column": "id"}],
-    },
-    "format": "CSV",
-}
 LARGE = {
     "name": "running while a worker stops",
     "queryDefinition": {"source": "fact_trades", "columns": [{"name": "id"}, {"name": "notes"}]},
@@ -73,7 +64,7 @@ REFUSED = {
 def retrying_delivery() -> dict[str, Any]:
     """Delivered over SFTP to a port where nothing listens: every attempt fails and retries."""
     return {
-        **SMALL,
+        **SMALL_ORDERS,
         "name": "delivery retrying",
         "delivery": {
             "method": "SFTP",
@@ -185,7 +176,7 @@ def run_cycle(
     sizes = log_sizes()
     stop_and_wait_for_restart(victims, signal.Signals[cycle.stop])
     sent = time.monotonic()
-    job_id = client.request_export(TENANT_A, user, SMALL)
+    job_id = client.request_export(TENANT_A, user, SMALL_ORDERS)
     try:
         notice = client.wait_for_completion(job_id, timeout=COMPLETE_WITHIN)
     except CompletionTimeout:
@@ -211,7 +202,7 @@ def test_every_start_handles_the_one_export_sent_after_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     expected = psql_csv(
-        settings, f"SELECT id FROM analytics.fact_orders WHERE {SMALL_WHERE} ORDER BY id", []
+        settings, f"SELECT id FROM analytics.fact_orders WHERE {SMALL_ORDERS_WHERE} ORDER BY id", []
     )
     user = str(uuid4())
     results: list[Cycle] = []

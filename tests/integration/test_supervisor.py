@@ -17,6 +17,8 @@ import pytest
 from client.export_client import ExportClient
 from config.settings import Settings
 from tests.integration.conftest import (
+    SMALL_ORDERS,
+    SMALL_ORDERS_WHERE,
     TENANT_A,
     USER_A,
     AdminDatabase,
@@ -28,17 +30,6 @@ from tests.processes import alive, cmdline, read_pid
 ROOT = Path(__file__).resolve().parents[2]
 PIDS = ROOT / ".stack/pids"
 LOGS = ROOT / ".stack/logs"
-WHERE = f"tenant_id = '{TENANT_A}' AND id < 100"
-REQUEST = {
-    "name": "after a restart",
-    "queryDefinition": {
-        "source": "fact_orders",
-        "columns": [{"name": "id"}],
-        "filters": [{"column": "id", "operator": "<", "value": 100}],
-        "orderBy": [{"column": "id"}],
-    },
-    "format": "CSV",
-}
 
 # The delay is 1 s unless worker-1 also exited less than 20 s after its start (then it doubles).
 RESTARTING = re.compile(r"worker-1 was killed by SIGKILL; restarting in \d+ s")
@@ -96,13 +87,17 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_exports_complete(
     assert warning["level"] == "WARNING"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", warning["time"])
 
-    job_id = client.request_export(TENANT_A, USER_A, REQUEST)
+    job_id = client.request_export(TENANT_A, USER_A, SMALL_ORDERS)
     notice = client.wait_for_completion(job_id, timeout=180)
     assert notice.status.value == "COMPLETED", notice.error_message
     expected = psql_csv(
-        settings, f"SELECT id FROM analytics.fact_orders WHERE {WHERE} ORDER BY id", []
+        settings,
+        f"SELECT id FROM analytics.fact_orders SMALL_ORDERS_WHERE {SMALL_ORDERS_WHERE} ORDER BY id",
+        [],
     )
-    row = admin_db.execute(f"SELECT count(*) FROM analytics.fact_orders WHERE {WHERE}").fetchone()
+    row = admin_db.execute(
+        f"SELECT count(*) FROM analytics.fact_orders SMALL_ORDERS_WHERE {SMALL_ORDERS_WHERE}"
+    ).fetchone()
     count = row[0] if row else 0
     assert count > 0, "the seed gives tenant A orders below id 100"
     paths = [settings.store_dir / TENANT_A / job_id / f.name for f in notice.files]
