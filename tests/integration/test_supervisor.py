@@ -92,11 +92,11 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_exports_complete(
     assert notice.status.value == "COMPLETED", notice.error_message
     expected = psql_csv(
         settings,
-        f"SELECT id FROM analytics.fact_orders SMALL_ORDERS_WHERE {SMALL_ORDERS_WHERE} ORDER BY id",
+        f"SELECT id FROM analytics.fact_orders WHERE {SMALL_ORDERS_WHERE} ORDER BY id",
         [],
     )
     row = admin_db.execute(
-        f"SELECT count(*) FROM analytics.fact_orders SMALL_ORDERS_WHERE {SMALL_ORDERS_WHERE}"
+        f"SELECT count(*) FROM analytics.fact_orders WHERE {SMALL_ORDERS_WHERE}"
     ).fetchone()
     count = row[0] if row else 0
     assert count > 0, "the seed gives tenant A orders below id 100"
