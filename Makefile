@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROWS ?= 1000000
 
-.PHONY: venv up seed services demo test unit lint down status env bench bench-deps rebuild-read-model
+.PHONY: venv up seed services demo test test-tools unit lint down status env bench bench-deps rebuild-read-model
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,8 +27,12 @@ services: seed
 demo: services
 	$(PY) scripts/demo.py
 
+# Chromium and tmux, for the web page's and exportctl's tests.
+test-tools:
+	scripts/test-tools.sh
+
 # The tests see the stack's settings (S3 endpoint, SFTP and SMTP servers) as the services do.
-test: lint services
+test: lint test-tools services
 	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider
 
 unit: venv

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from domain.job import JobState
 from domain.quota import QuotaUsage
 from domain.request import ExportStatus
 from projections.quota_usage import load_usage
@@ -15,18 +17,34 @@ from projections.quota_usage import load_usage
 JOB_COLUMNS = sql.SQL("""
     id, tenant_id, name, description, query_definition, format, format_options, status,
     delivery, requested_by, requested_at, started_at, completed_at, processed_rows, total_rows,
-    progress_percent, output_path, file_size_bytes, file_count, download_url, expires_at,
-    error_message, error_code, delivery_status, delivery_attempts, delivery_error, delivered_to,
-    delivered_at, created_at, updated_at
+    progress_percent, progressed_at, output_path, file_size_bytes, file_count, download_url,
+    expires_at, error_message, error_code, delivery_status, delivery_attempts, delivery_error,
+    delivered_to, delivered_at, created_at, updated_at
 """)
 GET_JOB = sql.SQL(
     "SELECT {} FROM export_service.export_jobs WHERE id = %s AND tenant_id = %s"
 ).format(JOB_COLUMNS)
+GET_STATE = sql.SQL(
+    "SELECT job_state, created_at, updated_at FROM export_service.export_jobs"
+    " WHERE id = %s AND tenant_id = %s"
+)
+MEASURED_RATE = """
+    SELECT sum(processed_rows), sum(extract(epoch FROM completed_at - started_at))
+    FROM export_service.export_jobs
+    WHERE status = 'COMPLETED' AND format = %s AND processed_rows >= 50000
+      AND completed_at > now() - interval '7 days' AND completed_at > started_at
+"""
 LIST_JOBS = sql.SQL(
     "SELECT {} FROM export_service.export_jobs WHERE {} "
     "ORDER BY requested_at DESC, id LIMIT %(limit)s OFFSET %(offset)s"
 )
 COUNT_JOBS = sql.SQL("SELECT count(*) AS n FROM export_service.export_jobs WHERE {}")
+
+
+class StoredState(NamedTuple):
+    state: JobState
+    created_at: datetime
+    updated_at: datetime
 
 
 class JobsRepository:
@@ -37,6 +55,17 @@ class JobsRepository:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(GET_JOB, [job_id, tenant_id])
             return await cur.fetchone()
+
+    async def state(self, tenant_id: str, job_id: str) -> StoredState | None:
+        """The job's folded state as the projection last wrote it, and when."""
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(GET_STATE, [job_id, tenant_id])
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return StoredState(
+            JobState.model_validate(row["job_state"]), row["created_at"], row["updated_at"]
+        )
 
     async def list_for_user(
         self, tenant_id: str, user_id: str, status: ExportStatus | None, limit: int, offset: int
@@ -61,6 +90,16 @@ class JobsRepository:
     async def quota_usage(self, tenant_id: str, user_id: str) -> QuotaUsage | None:
         async with self._pool.connection() as conn:
             return await load_usage(conn, tenant_id, user_id)
+
+    async def measured_rate(self, export_format: str) -> float | None:
+        """Rows per second of this format's finished exports of the last week (large enough
+        for extraction, not the fixed costs, to dominate), over all tenants."""
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(MEASURED_RATE, [export_format])
+            row = await cur.fetchone()
+        if row is None or not row[0] or not row[1]:
+            return None
+        return float(row[0]) / float(row[1])
 
     async def events(self, job_id: str) -> list[dict[str, Any]]:
         """The job's events in the order they were appended (the caller checked the tenant)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,11 +13,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
+from api.catalogue_routes import catalogue
 from api.command_publisher import CommandPublisher
+from api.estimate_routes import estimates
 from api.http_metrics import HttpMetricsMiddleware
+from api.job_feed import JobFeed
 from api.jobs_repository import JobsRepository
 from api.probes import probes
 from api.routes import links, router
+from api.session_routes import session
+from api.web_routes import page, static_files
 from config.settings import Settings
 from config.topology import consumer_groups, partition_counts
 from domain.request import ExportRequest
@@ -48,17 +54,28 @@ def create_app(settings: Settings) -> FastAPI:
             settings.lag_interval_seconds,
         )
         lag.start()
+        # Job events as they are appended, for the progress streams.
+        feed = JobFeed(settings.kafka_bootstrap_servers, settings.events_topic)
+        feed.start(asyncio.get_running_loop())
+        app.state.feed = feed
         try:
             yield
         finally:
+            feed.stop()
             lag.stop()
             publisher.close()
             await pool.close()
 
     app = FastAPI(title="Data export service", version="0.1.0", lifespan=lifespan)
+    # Before the exports router: /v1/exports/estimate is not an export's id.
+    app.include_router(estimates)
     app.include_router(router)
     app.include_router(links)
+    app.include_router(catalogue)
+    app.include_router(session)
     app.include_router(probes)
+    app.include_router(page)
+    app.mount("/web", static_files(), name="web")
     app.add_middleware(HttpMetricsMiddleware)
 
     def openapi() -> dict[str, Any]:

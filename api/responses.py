@@ -60,3 +60,9 @@ LINKS: dict[int | str, dict[str, Any]] = {
     403: _error("The link was altered or is not ours"),
     404: _error("No such export or file"),
 }
+PROGRESS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `job` for each change, `done` with the final state",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}

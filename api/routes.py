@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any
 
@@ -18,18 +17,19 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
-from pydantic.alias_generators import to_camel
 
 from api import responses
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
+from api.job_json import job_json
 from api.jobs_repository import JobsRepository
+from api.progress_stream import progress_events
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE, job_id_for
-from domain.request import ExportStatus
+from domain.request import ExportRequest, ExportStatus
 from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check
-from domain.validation import RequestInvalid, validate_request
+from domain.validation import RequestInvalid, ResolvedQuery, validate_request
 from events.models import CancelExport, RequestExport
 from extraction.formats import media_type
 from extraction.manifest import MANIFEST
@@ -84,17 +84,7 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
     Send an `Idempotency-Key` header to make retries safe: the same key gives the same job.
     """
     require(principal, CREATE_ROLE)
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
-    try:
-        body, _ = validate_request(payload)
-    except RequestInvalid as exc:
-        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+    body, _ = await read_export_request(request)
     key = request.headers.get("idempotency-key")
     command_id = (
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}"))
@@ -118,6 +108,21 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
     )
 
 
+async def read_export_request(request: Request) -> tuple[ExportRequest, ResolvedQuery]:
+    """The body as an export request, checked against the catalogue: 400 naming each field."""
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
+    try:
+        return validate_request(payload)
+    except RequestInvalid as exc:
+        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+
+
 @router.get("", summary="List exports")
 async def list_exports(
     request: Request,
@@ -131,7 +136,7 @@ async def list_exports(
     rows, total = await _repository(request).list_for_user(
         principal.tenant_id, principal.user_id, status, limit, offset
     )
-    return {"exports": [_job_json(r) for r in rows], "total": total}
+    return {"exports": [job_json(r) for r in rows], "total": total}
 
 
 @router.get("/quota", summary="Get quota usage")
@@ -146,7 +151,7 @@ async def quota_usage(request: Request, principal: Caller) -> dict[str, int]:
 @router.get("/{job_id}", summary="Get export status")
 async def get_export(job_id: uuid.UUID, request: Request, principal: Caller) -> dict[str, Any]:
     require(principal, READ_ROLE)
-    return _job_json(await _job_or_404(request, principal, job_id))
+    return job_json(await _job_or_404(request, principal, job_id))
 
 
 @router.get("/{job_id}/events", summary="The job's audit trail")
@@ -157,6 +162,28 @@ async def job_events(job_id: uuid.UUID, request: Request, principal: Caller) -> 
     await _job_or_404(request, principal, job_id)
     rows = await _repository(request).events(str(job_id))
     return {"events": [{"type": r["event_type"], **r["event"]} for r in rows]}
+
+
+@router.get(
+    "/{job_id}/progress",
+    summary="Follow an export's progress (server-sent events)",
+    response_model=None,
+    responses=responses.PROGRESS,
+)
+async def progress(job_id: uuid.UUID, request: Request, principal: Caller) -> StreamingResponse:
+    """`text/event-stream`: an `event: job` with the export as GET shows it, one more per
+    progress report or change of state, and last an `event: done` with its final state."""
+    require(principal, READ_ROLE)
+    await _job_or_404(request, principal, job_id)
+    events = progress_events(
+        request.app.state.feed, _repository(request), principal.tenant_id, str(job_id)
+    )
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        # A proxy must pass each event on as it comes, not buffer the stream.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/{job_id}/files", summary="List an export's files")
@@ -319,19 +346,6 @@ def _check_downloadable(job: dict[str, Any]) -> None:
         raise _error(404, "NOT_READY", "Export not available", status=job["status"])
     if job["expires_at"] is not None and job["expires_at"] < datetime.now(UTC):
         raise _error(410, "EXPIRED", "Export expired")
-
-
-def _job_json(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column, value in row.items():
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, Decimal):
-            value = float(value)
-        elif isinstance(value, uuid.UUID):
-            value = str(value)
-        out[to_camel(column)] = value
-    return out
 
 
 def _file_json(job_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:

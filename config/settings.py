@@ -80,6 +80,9 @@ class Settings:
     stall_rereads: int = 3
     # How often consumer lag (every group, every partition) is read from the broker.
     lag_interval_seconds: float = 5.0
+    # A sign-in button on the web page that mints a token for any demo user, for the local
+    # stack only: off unless set, since anyone who can reach the API could use it.
+    dev_login: bool = False
 
     def store_for(self, tenant_id: str) -> str:
         return self.store_by_tenant.get(tenant_id, self.store)
@@ -143,6 +146,7 @@ class Settings:
             stall_seconds=float(env.get("EXPORT_STALL_SECONDS", "10")),
             stall_rereads=int(env.get("EXPORT_STALL_REREADS", "3")),
             lag_interval_seconds=float(env.get("EXPORT_LAG_INTERVAL_SECONDS", "5")),
+            dev_login=env.get("EXPORT_DEV_LOGIN", "false").lower() in ("1", "true", "yes"),
         )
 
 

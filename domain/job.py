@@ -36,6 +36,8 @@ class JobState(BaseModel):
     max_rows_per_file: int | None = None
     chunks: list[ChunkPlan] = Field(default_factory=list)
     chunk_rows: dict[int, int] = Field(default_factory=dict)
+    # When rows were last reported (progress or a recorded chunk): with started_at, the rate.
+    progressed_at: datetime | None = None
     # Every recorded file in export order, and how many files each recorded chunk made.
     files: list[ev.ExportFile] = Field(default_factory=list)
     chunk_files: dict[int, int] = Field(default_factory=dict)
@@ -122,6 +124,7 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
             changes.update(status=ExportStatus.PROCESSING, started_at=envelope.occurred_at)
         case ev.ExportProgressed():
             changes["chunk_rows"] = {**state.chunk_rows, event.chunk_index: event.chunk_rows}
+            changes["progressed_at"] = envelope.occurred_at
         case ev.ChunkExtracted():
             chunk = event.file.chunk_index
             files = sorted(
@@ -130,6 +133,7 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
             )
             changes["files"] = files
             changes["chunk_files"] = {**state.chunk_files, chunk: event.chunk_files}
+            changes["progressed_at"] = envelope.occurred_at
             changes["chunk_rows"] = {
                 **state.chunk_rows,
                 chunk: sum(f.rows for f in files if f.chunk_index == chunk),

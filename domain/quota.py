@@ -98,6 +98,41 @@ class QuotaExceeded(Exception):
         self.message = message
 
 
+def problems(
+    usage: QuotaUsage | None, limits: Limits, rows: int, today: date
+) -> list[QuotaExceeded]:
+    """Every limit that an export of `rows` started now would break, in the order checked."""
+    current = (usage or QuotaUsage(day=today)).on(today)
+    found: list[QuotaExceeded] = []
+    if len(current.active) >= limits.max_concurrent_exports:
+        found.append(
+            QuotaExceeded(
+                "maxConcurrentExports",
+                f"Maximum concurrent exports reached ({limits.max_concurrent_exports})",
+            )
+        )
+    if current.exports >= limits.max_exports_per_day:
+        found.append(
+            QuotaExceeded(
+                "maxExportsPerDay", f"Daily export limit reached ({limits.max_exports_per_day})"
+            )
+        )
+    if current.rows >= limits.max_rows_per_day:
+        found.append(
+            QuotaExceeded(
+                "maxRowsPerDay", f"Daily row export limit reached ({limits.max_rows_per_day:,})"
+            )
+        )
+        return found
+    allowed = min(limits.max_rows_per_export, limits.max_rows_per_day - current.rows)
+    if rows > allowed:
+        limit = "maxRowsPerExport" if allowed == limits.max_rows_per_export else "maxRowsPerDay"
+        found.append(
+            QuotaExceeded(limit, f"Export exceeds maximum row limit ({rows:,} > {allowed:,})")
+        )
+    return found
+
+
 def reserve(
     usage: QuotaUsage | None, limits: Limits, job_id: str, rows: int, today: date
 ) -> QuotaUsage:
@@ -108,23 +143,9 @@ def reserve(
     current = (usage or QuotaUsage(day=today)).on(today)
     if job_id in current.active:
         return current
-    if len(current.active) >= limits.max_concurrent_exports:
-        raise QuotaExceeded(
-            "maxConcurrentExports",
-            f"Maximum concurrent exports reached ({limits.max_concurrent_exports})",
-        )
-    if current.exports >= limits.max_exports_per_day:
-        raise QuotaExceeded(
-            "maxExportsPerDay", f"Daily export limit reached ({limits.max_exports_per_day})"
-        )
-    if current.rows >= limits.max_rows_per_day:
-        raise QuotaExceeded(
-            "maxRowsPerDay", f"Daily row export limit reached ({limits.max_rows_per_day:,})"
-        )
-    allowed = min(limits.max_rows_per_export, limits.max_rows_per_day - current.rows)
-    if rows > allowed:
-        limit = "maxRowsPerExport" if allowed == limits.max_rows_per_export else "maxRowsPerDay"
-        raise QuotaExceeded(limit, f"Export exceeds maximum row limit ({rows:,} > {allowed:,})")
+    found = problems(current, limits, rows, today)
+    if found:
+        raise found[0]
     return current.model_copy(
         update={
             "rows": current.rows + rows,

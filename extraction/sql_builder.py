@@ -165,9 +165,11 @@ def select_chunk(
     chunk: ChunkPlan,
     render: Render = plain,
     with_sheet_key: bool = False,
+    limit: int | None = None,
 ) -> sql.Composed:
     """The rows of one chunk, in the export's order; `render` gives each column's expression.
-    `with_sheet_key` adds the Excel sheet's name as a last, unnamed column."""
+    `with_sheet_key` adds the Excel sheet's name as a last, unnamed column; `limit` keeps
+    only the first rows (an estimate's sample)."""
     items: list[sql.Composable] = [
         sql.SQL("{} AS {}").format(render(c), sql.Identifier(c.output_name)) for c in q.columns
     ]
@@ -178,9 +180,12 @@ def select_chunk(
         columns, table(q.source), where(q, tenant_id, chunk.key_min, chunk.key_max), _order_by(q)
     )
     if not q.ordered_by_key:
+        rows = chunk.row_count if limit is None else min(limit, chunk.row_count)
         statement = sql.SQL("{} OFFSET {} LIMIT {}").format(
-            statement, sql.Literal(chunk.first_row), sql.Literal(chunk.row_count)
+            statement, sql.Literal(chunk.first_row), sql.Literal(rows)
         )
+    elif limit is not None:
+        statement = sql.SQL("{} LIMIT {}").format(statement, sql.Literal(limit))
     return statement
 
 
@@ -226,17 +231,26 @@ JSON_COPY_OPTIONS = sql.SQL("FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'")
 
 
 def copy_chunk_json(
-    q: ResolvedQuery, tenant_id: str, chunk: ChunkPlan, date_format: str, pretty: bool
+    q: ResolvedQuery,
+    tenant_id: str,
+    chunk: ChunkPlan,
+    date_format: str,
+    pretty: bool,
+    limit: int | None = None,
 ) -> sql.Composed:
     """`COPY` of one JSON object per row, keys in the requested column order."""
-    inner = select_chunk(q, tenant_id, chunk, json_render(date_format))
+    inner = select_chunk(q, tenant_id, chunk, json_render(date_format), limit=limit)
     return sql.SQL("COPY (SELECT row_to_json(r, {}) FROM ({}) AS r) TO STDOUT ({})").format(
         sql.SQL("true" if pretty else "false"), inner, JSON_COPY_OPTIONS
     )
 
 
 def copy_chunk_csv(
-    q: ResolvedQuery, tenant_id: str, chunk: ChunkPlan, options: CsvOptions
+    q: ResolvedQuery,
+    tenant_id: str,
+    chunk: ChunkPlan,
+    options: CsvOptions,
+    limit: int | None = None,
 ) -> sql.Composed:
     """`COPY (chunk) TO STDOUT` in CSV with the request's options: PostgreSQL does the writing."""
     settings: list[sql.Composable] = [
@@ -254,7 +268,8 @@ def copy_chunk_csv(
             )
         )
     return sql.SQL("COPY ({}) TO STDOUT ({})").format(
-        select_chunk(q, tenant_id, chunk, csv_render(options)), sql.SQL(", ").join(settings)
+        select_chunk(q, tenant_id, chunk, csv_render(options), limit=limit),
+        sql.SQL(", ").join(settings),
     )
 
 
@@ -269,6 +284,13 @@ def high_water_mark(q: ResolvedQuery, tenant_id: str) -> sql.Composed:
 
 def count_rows(q: ResolvedQuery, tenant_id: str, hwm: int) -> sql.Composed:
     return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+        table(q.source), where(q, tenant_id, None, hwm)
+    )
+
+
+def matching_rows(q: ResolvedQuery, tenant_id: str, hwm: int) -> sql.Composed:
+    """The export's rows, unordered and unrendered: for the planner's estimate of their count."""
+    return sql.SQL("SELECT 1 FROM {} WHERE {}").format(
         table(q.source), where(q, tenant_id, None, hwm)
     )
 

@@ -21,14 +21,15 @@ UPSERT_JOB = """
 INSERT INTO export_service.export_jobs (
     id, tenant_id, name, description, query_definition, format, format_options, status,
     delivery, requested_by, requested_at, started_at, completed_at, processed_rows, total_rows,
-    progress_percent, output_path, file_size_bytes, file_count, download_url, expires_at,
-    error_message, error_code, delivery_status, delivery_attempts, delivery_error, delivered_to,
-    delivered_at, updated_at, last_sequence, job_state)
+    progress_percent, progressed_at, output_path, file_size_bytes, file_count, download_url,
+    expires_at, error_message, error_code, delivery_status, delivery_attempts, delivery_error,
+    delivered_to, delivered_at, updated_at, last_sequence, job_state)
 VALUES (
     %(id)s, %(tenant_id)s, %(name)s, %(description)s, %(query_definition)s, %(format)s,
     %(format_options)s, %(status)s, %(delivery)s, %(requested_by)s, %(requested_at)s,
     %(started_at)s, %(completed_at)s, %(processed_rows)s, %(total_rows)s, %(progress_percent)s,
-    %(output_path)s, %(file_size_bytes)s, %(file_count)s, %(download_url)s, %(expires_at)s,
+    %(progressed_at)s, %(output_path)s, %(file_size_bytes)s, %(file_count)s, %(download_url)s,
+    %(expires_at)s,
     %(error_message)s, %(error_code)s, %(delivery_status)s, %(delivery_attempts)s,
     %(delivery_error)s, %(delivered_to)s, %(delivered_at)s, now(), %(last_sequence)s,
     %(job_state)s)
@@ -36,6 +37,7 @@ ON CONFLICT (id) DO UPDATE SET
     status = excluded.status, started_at = excluded.started_at,
     completed_at = excluded.completed_at, processed_rows = excluded.processed_rows,
     total_rows = excluded.total_rows, progress_percent = excluded.progress_percent,
+    progressed_at = excluded.progressed_at,
     output_path = excluded.output_path, file_size_bytes = excluded.file_size_bytes,
     file_count = excluded.file_count, download_url = excluded.download_url,
     expires_at = excluded.expires_at, error_message = excluded.error_message,
@@ -76,7 +78,7 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
             log.warning("skipping %s for unknown job %s", type(event).__name__, job_id)
             return False
         state = apply(state, event)
-        await conn.execute(UPSERT_JOB, _row(state))
+        await conn.execute(UPSERT_JOB, job_row(state))
         await conn.execute(
             INSERT_EVENT,
             [
@@ -96,7 +98,7 @@ async def project(conn: AsyncConnection, event: ev.JobEvent) -> bool:
     return True
 
 
-def _row(state: JobState) -> dict[str, object]:
+def job_row(state: JobState) -> dict[str, object]:
     request = state.request
     has_files = state.status.value == "COMPLETED"
     return {
@@ -116,6 +118,7 @@ def _row(state: JobState) -> dict[str, object]:
         "processed_rows": state.processed_rows,
         "total_rows": state.total_rows,
         "progress_percent": state.progress_percent,
+        "progressed_at": state.progressed_at,
         "output_path": state.output_path,
         "file_size_bytes": state.total_bytes if has_files else None,
         "file_count": len(state.files) if has_files else None,

@@ -73,6 +73,8 @@ export EXPORT_DELIVERY_RETRY_SECONDS=\${EXPORT_DELIVERY_RETRY_SECONDS:-1}
 # Worker N serves its health endpoints (/livez, /readyz, /metrics) on this port + N - 1.
 export EXPORT_WORKER_HTTP_PORT=\${EXPORT_WORKER_HTTP_PORT:-18081}
 export EXPORT_LOG_FORMAT=\${EXPORT_LOG_FORMAT:-json}
+# The web page's development sign-in: this stack is local, so it is on here (off by default).
+export EXPORT_DEV_LOGIN=\${EXPORT_DEV_LOGIN:-true}
 export STACK_SFTP_PORT=$SFTP_PORT
 export STACK_SFTP_SPARE_PORT=$SFTP_SPARE_PORT
 export STACK_SFTP_ROOT=$STACK/sftp/root

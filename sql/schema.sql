@@ -153,6 +153,9 @@ ALTER TABLE export_service.export_jobs
     ADD COLUMN IF NOT EXISTS delivered_to varchar(1100),
     ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
 
+-- When rows were last reported, added with the progress rate and completion estimate.
+ALTER TABLE export_service.export_jobs ADD COLUMN IF NOT EXISTS progressed_at timestamptz;
+
 -- Every event of every job, as appended to export.events: the audit trail the API serves.
 CREATE TABLE IF NOT EXISTS export_service.job_events (
     job_id       uuid NOT NULL REFERENCES export_service.export_jobs (id) ON DELETE CASCADE,

@@ -1,0 +1,414 @@
+// The list of the user's exports, kept live by one SSE stream per unfinished export
+// (no polling): each `job` event updates its row, `done` ends the stream.
+
+import { ApiError, apiFetch, apiJson, downloadFile } from "./api.js";
+import { ago, bytes, duration, h, num, percent, rate, when } from "./format.js";
+import { readEventStream } from "./sse.js";
+
+export const FINISHED = new Set(["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"]);
+const PAGE = 20;
+const STATUS_LABELS = {
+  PENDING: "Pending",
+  QUEUED: "Queued",
+  PROCESSING: "Running",
+  COMPLETED: "Completed",
+  FAILED: "Failed",
+  CANCELLED: "Cancelled",
+  EXPIRED: "Expired",
+};
+const DELIVERY_LABELS = { PENDING: "Delivering", DELIVERED: "Delivered", FAILED: "Delivery failed" };
+
+const $ = (selector) => document.querySelector(selector);
+
+export function isRunning(job) {
+  return !FINISHED.has(job.status);
+}
+
+export function statusBadge(job) {
+  return h(
+    `span.badge.status-${job.status.toLowerCase()}`,
+    { dataset: { status: job.status } },
+    STATUS_LABELS[job.status] || job.status,
+  );
+}
+
+export function deliveryBadge(job) {
+  if (!job.deliveryStatus) return null;
+  return h(
+    `span.badge.subtle.delivery-${job.deliveryStatus.toLowerCase()}`,
+    { title: job.deliveryError || job.deliveredTo || "" },
+    DELIVERY_LABELS[job.deliveryStatus] || job.deliveryStatus,
+  );
+}
+
+export function deliveryMethod(job) {
+  return job.delivery?.method || "DOWNLOAD";
+}
+
+// The progress bar and its figures: rows done of total, percent, speed, time left.
+export function progressView(job) {
+  const total = job.totalRows;
+  const done = job.processedRows || 0;
+  const pct = Number(job.progressPercent ?? (total ? (100 * done) / total : 0));
+  const running = isRunning(job);
+  const bar = h(
+    "div.progress",
+    {
+      role: "progressbar",
+      "aria-valuemin": "0",
+      "aria-valuemax": "100",
+      "aria-valuenow": String(Math.round(pct)),
+      class: running ? (job.status === "PROCESSING" ? "active" : "waiting") : `ended-${job.status.toLowerCase()}`,
+      dataset: { percent: String(pct), processed: String(done), total: total === null || total === undefined ? "" : String(total) },
+    },
+    h("div.progress-fill", { style: `width: ${Math.max(0, Math.min(100, pct))}%` }),
+  );
+  const lines = [];
+  if (running) {
+    if (total === null || total === undefined) lines.push(h("div.progress-text", null, job.status === "PENDING" ? "Waiting to be checked…" : "Counting rows…"));
+    else {
+      lines.push(
+        h(
+          "div.progress-text",
+          null,
+          h("span.progress-rows", null, `${num(done)} / ${num(total)} rows`),
+          h("span.progress-pct", null, percent(pct)),
+        ),
+      );
+      const details = [];
+      const speed = rate(job.rowsPerSecond);
+      if (speed) details.push(speed);
+      const left = secondsLeft(job);
+      if (left !== null) details.push(left < 1 ? "finishing" : `${duration(left)} left`);
+      else if (job.status === "QUEUED") details.push("waiting for a worker");
+      if (details.length) lines.push(h("div.progress-meta", null, details.join(" · ")));
+    }
+  } else if (job.status === "COMPLETED") {
+    lines.push(h("div.progress-text", null, h("span.progress-rows", null, `${num(total ?? done)} rows`), h("span.progress-pct", null, "100 %")));
+    const took = elapsed(job);
+    if (took !== null) lines.push(h("div.progress-meta", null, `in ${duration(took)}`));
+  } else if (total) {
+    lines.push(h("div.progress-text", null, h("span.progress-rows", null, `stopped at ${num(done)} / ${num(total)} rows`)));
+  } else {
+    lines.push(h("div.progress-text.muted", null, "no rows exported"));
+  }
+  return h("div.progress-cell", null, bar, ...lines);
+}
+
+function secondsLeft(job) {
+  if (!job.estimatedCompletionAt) return null;
+  const seconds = (new Date(job.estimatedCompletionAt).getTime() - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : null;
+}
+
+export function elapsed(job) {
+  if (!job.startedAt || !job.completedAt) return null;
+  return (new Date(job.completedAt).getTime() - new Date(job.startedAt).getTime()) / 1000;
+}
+
+export function outputSummary(job) {
+  if (!job.fileCount && !job.fileSizeBytes) return h("span.muted", null, "—");
+  const files = job.fileCount === 1 ? "1 file" : `${num(job.fileCount)} files`;
+  return h("div.output", null, h("div", null, files), h("div.muted.small", null, bytes(job.fileSizeBytes)));
+}
+
+function newer(a, b) {
+  // Which of two views of one job is the later one (the list may lag behind a stream).
+  const ta = a.updatedAt ? new Date(a.updatedAt).getTime() : 0;
+  const tb = b.updatedAt ? new Date(b.updatedAt).getTime() : 0;
+  if (ta !== tb) return ta > tb ? a : b;
+  if (FINISHED.has(a.status) !== FINISHED.has(b.status)) return FINISHED.has(a.status) ? a : b;
+  return (a.processedRows || 0) >= (b.processedRows || 0) ? a : b;
+}
+
+export class ExportList {
+  constructor({ toast, onChanged, openDetail }) {
+    this.toast = toast;
+    this.onChanged = onChanged; // the quota may have moved
+    this.openDetail = openDetail;
+    this.listeners = new Set();
+    this.jobs = new Map();
+    this.rows = new Map();
+    this.streams = new Map();
+    this.limit = PAGE;
+    this.total = 0;
+    this.refreshing = null;
+    this.body = $("#exports-body");
+    $("#refresh").addEventListener("click", () => this.refresh());
+    $("#status-filter").addEventListener("change", () => {
+      this.limit = PAGE;
+      this.refresh();
+    });
+    $("#load-more").addEventListener("click", () => {
+      this.limit += PAGE;
+      this.refresh();
+    });
+  }
+
+  // Called with each new view of a job (the detail drawer listens).
+  subscribe(listener) {
+    this.listeners.add(listener);
+  }
+
+  async refresh() {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = this.load().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  async load() {
+    const status = $("#status-filter").value;
+    const query = new URLSearchParams({ limit: String(this.limit) });
+    if (status) query.set("status", status);
+    const errorBox = $("#list-error");
+    try {
+      const { exports, total } = await apiJson(`/v1/exports?${query}`);
+      errorBox.hidden = true;
+      this.total = total;
+      const ids = new Set(exports.map((j) => j.id));
+      // Rows just submitted that the read model does not list yet stay at the top.
+      const pending = [...this.jobs.values()].filter((j) => j.placeholder && !ids.has(j.id));
+      const merged = exports.map((job) => (this.jobs.has(job.id) ? newer(this.jobs.get(job.id), job) : job));
+      this.jobs = new Map([...pending, ...merged].map((j) => [j.id, j]));
+      this.render([...pending, ...merged]);
+      for (const job of this.jobs.values()) if (isRunning(job)) this.watch(job.id);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return;
+      errorBox.textContent = `Your exports could not be loaded: ${error.message}`;
+      errorBox.hidden = false;
+    }
+  }
+
+  render(jobs) {
+    const seen = new Set();
+    const ordered = jobs.map((job) => {
+      seen.add(job.id);
+      return this.row(job);
+    });
+    for (const [id, row] of this.rows) if (!seen.has(id)) {
+      row.remove();
+      this.rows.delete(id);
+    }
+    this.body.replaceChildren(...ordered);
+    $("#exports-total").textContent = this.total ? `(${num(this.total)})` : "";
+    $("#exports-empty").hidden = jobs.length > 0;
+    $("#load-more").hidden = this.total <= jobs.filter((j) => !j.placeholder).length;
+  }
+
+  // A just-submitted export, shown before the list has it, and its stream opened at once.
+  added(accepted, request) {
+    const now = new Date().toISOString();
+    const job = {
+      id: accepted.id,
+      name: request.name,
+      status: accepted.status || "PENDING",
+      format: request.format,
+      queryDefinition: request.queryDefinition,
+      delivery: request.delivery,
+      requestedAt: now,
+      processedRows: 0,
+      totalRows: null,
+      progressPercent: 0,
+      placeholder: true,
+    };
+    if (!this.jobs.has(job.id)) {
+      this.jobs = new Map([[job.id, job], ...this.jobs]);
+      this.total += 1;
+      this.render([...this.jobs.values()]);
+    }
+    this.watch(job.id, { fresh: true });
+    this.refresh();
+    this.onChanged();
+  }
+
+  update(job) {
+    const known = this.jobs.get(job.id);
+    const latest = known && !known.placeholder ? newer(known, job) : job;
+    this.jobs.set(job.id, latest);
+    const row = this.rows.get(job.id);
+    if (row) this.fill(row, latest);
+    for (const listener of this.listeners) listener(latest);
+  }
+
+  row(job) {
+    let row = this.rows.get(job.id);
+    if (!row) {
+      row = h("tr.export-row", { dataset: { id: job.id } });
+      this.rows.set(job.id, row);
+    }
+    this.fill(row, job);
+    return row;
+  }
+
+  fill(row, job) {
+    row.dataset.name = job.name;
+    const statusChanged = row.dataset.status !== job.status || row.dataset.delivery !== String(job.deliveryStatus);
+    row.dataset.status = job.status;
+    row.dataset.delivery = String(job.deliveryStatus);
+    if (!row.firstChild) {
+      row.append(h("td.col-name"), h("td.col-status"), h("td.col-time"), h("td.col-progress"), h("td.col-output"), h("td.col-actions"));
+    }
+    const [nameCell, statusCell, timeCell, progressCell, outputCell, actionsCell] = row.children;
+    const meta = [job.format, job.queryDefinition?.source, deliveryMethod(job) !== "DOWNLOAD" ? `→ ${deliveryMethod(job)}` : null].filter(Boolean).join(" · ");
+    nameCell.replaceChildren(
+      h("button.name-link", { type: "button", title: "Show details", onclick: () => this.openDetail(job.id) }, job.name),
+      h("div.meta", null, meta),
+    );
+    const problem = job.status === "FAILED" ? job.errorMessage || job.errorCode : job.deliveryStatus === "FAILED" ? job.deliveryError : null;
+    statusCell.replaceChildren(
+      h("div.badges", null, statusBadge(job), deliveryBadge(job)),
+      problem ? h("div.status-note", { title: problem }, problem) : null,
+    );
+    timeCell.replaceChildren(
+      h("div", { title: when(job.requestedAt, { seconds: true }) }, when(job.requestedAt)),
+      h("div.muted.small", null, ago(job.requestedAt)),
+    );
+    progressCell.replaceChildren(progressView(job));
+    outputCell.replaceChildren(job.status === "COMPLETED" ? outputSummary(job) : h("span.muted", null, "—"));
+    if (statusChanged || !actionsCell.firstChild) actionsCell.replaceChildren(this.actions(job));
+  }
+
+  actions(job) {
+    const box = h("div.actions");
+    if (job.status === "COMPLETED") {
+      box.append(
+        h("button.button.small.primary", { type: "button", dataset: { action: "download" }, onclick: (e) => this.downloadAll(job, e.currentTarget) }, job.fileCount === 1 ? "Download" : "Download ZIP"),
+      );
+    }
+    if (isRunning(job)) box.append(cancelButton(job, (button) => this.cancel(job.id, button)));
+    box.append(h("button.button.small.ghost", { type: "button", dataset: { action: "details" }, onclick: () => this.openDetail(job.id) }, "Details"));
+    return box;
+  }
+
+  // One file: that file; several: the ZIP of them all.
+  async downloadAll(job, button) {
+    await busy(button, "Downloading…", async () => {
+      if (job.fileCount === 1) {
+        const { files } = await apiJson(`/v1/exports/${job.id}/files`);
+        if (files.length === 1) return downloadFile(files[0].url, files[0].name);
+      }
+      return downloadFile(`/v1/exports/${job.id}/archive`, `export-${job.id}.zip`);
+    }).catch((error) => this.toast(`Download failed: ${error.message}`, "error"));
+  }
+
+  async cancel(id, button) {
+    button.disabled = true;
+    button.textContent = "Cancelling…";
+    try {
+      await apiFetch(`/v1/exports/${id}`, { method: "DELETE" });
+      this.toast("Cancellation requested.", "info");
+      this.watch(id);
+    } catch (error) {
+      this.toast(`Could not cancel: ${error.message}`, "error");
+      button.disabled = false;
+      button.textContent = "Cancel";
+    }
+  }
+
+  // Follow one export's progress stream until its `done` event. A stream cut short (the API
+  // restarted, the network dropped) is opened again after a pause that grows; a 404 right
+  // after submitting means the read model has not caught up yet.
+  watch(id, { fresh = false } = {}) {
+    if (this.streams.has(id)) return;
+    const controller = new AbortController();
+    this.streams.set(id, controller);
+    const run = async () => {
+      let attempt = 0;
+      let lastEventId = null;
+      let final = null;
+      while (!controller.signal.aborted && !final) {
+        try {
+          lastEventId = await readEventStream(`/v1/exports/${id}/progress`, {
+            signal: controller.signal,
+            lastEventId,
+            onEvent: (event) => {
+              if (event.type !== "job" && event.type !== "done") return;
+              let job;
+              try {
+                job = JSON.parse(event.data);
+              } catch {
+                return;
+              }
+              attempt = 0;
+              this.update(job);
+              if (event.type === "done") final = job;
+            },
+          });
+        } catch (error) {
+          if (controller.signal.aborted || error.name === "AbortError") break;
+          if (error instanceof ApiError && (error.status === 401 || error.status === 403)) break;
+          if (error instanceof ApiError && error.status === 404 && !(fresh && attempt < 10)) break;
+        }
+        if (final || controller.signal.aborted) break;
+        attempt += 1;
+        if (attempt > 12) break;
+        await sleep(Math.min(500 * 2 ** Math.min(attempt - 1, 6), 30_000), controller.signal);
+      }
+      this.streams.delete(id);
+      if (final) this.finished(final);
+    };
+    run();
+  }
+
+  finished(job) {
+    const label = STATUS_LABELS[job.status] || job.status;
+    this.toast(`“${job.name}” ${label.toLowerCase()}.`, job.status === "COMPLETED" ? "success" : job.status === "FAILED" ? "error" : "info");
+    this.refresh();
+    this.onChanged();
+  }
+
+  stopAll() {
+    for (const controller of this.streams.values()) controller.abort();
+    this.streams.clear();
+  }
+}
+
+export function cancelButton(job, onConfirm) {
+  // Two steps, so that a long export is not lost to a slip of the mouse.
+  const button = h("button.button.small.danger-ghost", { type: "button", dataset: { action: "cancel" } }, "Cancel");
+  let armed = null;
+  button.addEventListener("click", () => {
+    if (button.disabled) return;
+    if (!armed) {
+      button.textContent = "Confirm cancel";
+      button.classList.add("armed");
+      button.dataset.action = "confirm-cancel";
+      armed = setTimeout(() => {
+        armed = null;
+        button.textContent = "Cancel";
+        button.classList.remove("armed");
+        button.dataset.action = "cancel";
+      }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    button.classList.remove("armed");
+    onConfirm(button);
+  });
+  return button;
+}
+
+export async function busy(button, label, work) {
+  const text = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.textContent = text;
+  }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
