@@ -28,11 +28,16 @@ GET_STATE = sql.SQL(
     "SELECT job_state, created_at, updated_at FROM export_service.export_jobs"
     " WHERE id = %s AND tenant_id = %s"
 )
+# The median, not the mean: an export that waited on a busy database or a restarted worker
+# says little about the next one.
 MEASURED_RATE = """
-    SELECT sum(processed_rows), sum(extract(epoch FROM completed_at - started_at))
-    FROM export_service.export_jobs
-    WHERE status = 'COMPLETED' AND format = %s AND processed_rows >= 50000
-      AND completed_at > now() - interval '7 days' AND completed_at > started_at
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY rate) FROM (
+        SELECT processed_rows / extract(epoch FROM completed_at - started_at) AS rate
+        FROM export_service.export_jobs
+        WHERE status = 'COMPLETED' AND format = %s AND processed_rows >= 50000
+          AND completed_at > now() - interval '7 days' AND completed_at > started_at
+        ORDER BY completed_at DESC LIMIT 50
+    ) AS recent
 """
 LIST_JOBS = sql.SQL(
     "SELECT {} FROM export_service.export_jobs WHERE {} "
@@ -92,14 +97,12 @@ class JobsRepository:
             return await load_usage(conn, tenant_id, user_id)
 
     async def measured_rate(self, export_format: str) -> float | None:
-        """Rows per second of this format's finished exports of the last week (large enough
-        for extraction, not the fixed costs, to dominate), over all tenants."""
+        """Rows per second of this format's recent finished exports (large enough for
+        extraction, not the fixed costs, to dominate), over all tenants."""
         async with self._pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(MEASURED_RATE, [export_format])
             row = await cur.fetchone()
-        if row is None or not row[0] or not row[1]:
-            return None
-        return float(row[0]) / float(row[1])
+        return float(row[0]) if row and row[0] else None
 
     async def events(self, job_id: str) -> list[dict[str, Any]]:
         """The job's events in the order they were appended (the caller checked the tenant)."""

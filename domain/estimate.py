@@ -15,7 +15,7 @@ from typing import Any
 from domain.request import ExportFormat, ExportRequest
 
 # Bytes of the format per byte of the same rows as CSV, measured on the seeded tables.
-BINARY_RATIO = {ExportFormat.PARQUET: 0.40, ExportFormat.EXCEL: 0.50}
+BINARY_RATIO = {ExportFormat.PARQUET: 0.32, ExportFormat.EXCEL: 0.67}
 # Rows per second when the service has not yet measured its own (no finished export of the
 # format in the last week), from this machine kind's bench.
 DEFAULT_RATES = {
