@@ -12,11 +12,12 @@ must be acknowledged first). The topics the guard watches are those registered h
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 from faust.types import TP, TopicT
@@ -75,8 +76,34 @@ class _Registration:
     name: str
     topics: tuple[str, ...]
     handler: Handler
-    # When the handler now running began (monotonic), or None while the agent waits.
+    # When the handler now running began (monotonic), or None while the agent waits; what it
+    # handles, and the task it runs in (to say where it waits if it takes long).
     busy_since: float | None = None
+    busy_with: Received | None = None
+    task: asyncio.Task[Any] | None = None
+
+
+def _await_chain(coroutine: object) -> list[str]:
+    """The frames a suspended coroutine waits through, outermost first (a task's own stack
+    shows only its outermost frame)."""
+    chain = []
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            chain.append(
+                f"{code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} in {code.co_name}"
+            )
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
+    return chain
+
+
+class SlowHandler(NamedTuple):
+    agent: str
+    message: Received
+    seconds: float
+    # Where the handler waits now, innermost last: "file:line in function".
+    awaiting: list[str]
 
 
 class AgentRunner:
@@ -114,10 +141,12 @@ class AgentRunner:
                     headers=dict(message.headers or {}),
                 )
                 registration.busy_since = time.monotonic()
+                registration.busy_with = received
+                registration.task = asyncio.current_task()
                 try:
                     await self._run(registration, received)
                 finally:
-                    registration.busy_since = None
+                    registration.busy_since = registration.busy_with = None
 
         agent.__qualname__ = agent.__name__ = name  # what Faust's logs call the agent
         self._app.agent(channel, name=name)(agent)
@@ -138,6 +167,17 @@ class AgentRunner:
         """The start of the longest-running handler of any agent, if one runs."""
         running = [r.busy_since for r in self._registrations if r.busy_since is not None]
         return min(running, default=None)
+
+    def slow_handlers(self, now: float, longer_than: float) -> list[SlowHandler]:
+        """Handlers running for more than `longer_than` seconds, and where each waits."""
+        slow = []
+        for r in self._registrations:
+            since, message, task = r.busy_since, r.busy_with, r.task
+            if since is None or message is None or now - since <= longer_than:
+                continue
+            awaiting = _await_chain(task.get_coro()) if task is not None else []
+            slow.append(SlowHandler(r.name, message, now - since, awaiting[-4:]))
+        return slow
 
     async def _run(self, registration: _Registration, received: Received) -> None:
         try:

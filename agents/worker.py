@@ -164,6 +164,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
         lambda: runner.watched_topics,
         runner.reader_busy_since,
         runner.longest_busy_since,
+        runner.slow_handlers,
         lag.high_watermark,
         lambda: worker.kafka_unreachable(),
         settings.kafka_bootstrap_servers,

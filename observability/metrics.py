@@ -29,6 +29,11 @@ STALLS_HEALED = Counter(
     "Stalled partitions that handed a message over again after being read again.",
     ["topic"],
 )
+SLOW_HANDLERS = Counter(
+    "export_agent_slow_handlings_total",
+    "Messages an agent took longer than the stall interval to handle (its partitions waited).",
+    ["agent"],
+)
 DEAD_LETTERS = Counter(
     "export_dead_letters_total",
     "Messages sent to the dead-letter topic, by source topic and kind of reason.",

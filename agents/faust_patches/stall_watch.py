@@ -22,14 +22,22 @@ from confluent_kafka import KafkaException, TopicPartition
 from faust.types import TP
 
 from agents.faust_patches.stall_guard import Stall, StallGuard
+from agents.runner import SlowHandler
 from agents.task_consumers import committed_offsets
-from observability.metrics import SECONDS_SINCE_HANDOVER, STALLS_DETECTED, STALLS_HEALED
+from observability.metrics import (
+    SECONDS_SINCE_HANDOVER,
+    SLOW_HANDLERS,
+    STALLS_DETECTED,
+    STALLS_HEALED,
+)
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
 
 HighWater = Callable[[str, int], int | None]
+# Handlers running longer than the given seconds, and where each waits.
+SlowHandlers = Callable[[float, float], list[SlowHandler]]
 # When the handler now running in the agent reading a topic began, if one runs.
 BusySince = Callable[[str], float | None]
 
@@ -42,6 +50,7 @@ class StallWatch:
         watched_topics: Callable[[], set[str]],
         busy_since: BusySince,
         longest_busy_since: Callable[[], float | None],
+        slow_handlers: SlowHandlers,
         broker_highwater: HighWater,
         broker_unreachable: Callable[[], bool],
         bootstrap: str,
@@ -52,6 +61,9 @@ class StallWatch:
         self._watched_topics = watched_topics
         self._busy_since = busy_since
         self._longest_busy_since = longest_busy_since
+        self._slow_handlers = slow_handlers
+        # The messages whose slow handling was logged already (agent, topic, partition, offset).
+        self._slow_logged: set[tuple[str, str, int, int]] = set()
         self._broker_highwater = broker_highwater
         self._broker_unreachable = broker_unreachable
         self._bootstrap = bootstrap
@@ -97,6 +109,7 @@ class StallWatch:
         now = time.monotonic()
         for tp, seconds in self._guard.seconds_since_handover(now).items():
             SECONDS_SINCE_HANDOVER.labels(tp.topic, str(tp.partition)).set(seconds)
+        self._log_slow_handlers(now)
         if not self.settled():
             return  # Faust seeks every partition to its commit at the end of a rebalance
         if self._broker_unreachable():
@@ -135,6 +148,29 @@ class StallWatch:
         if verdict.gave_up:
             self.gave_up = verdict.gave_up
             self._on_give_up(verdict.gave_up)
+
+    def _log_slow_handlers(self, now: float) -> None:
+        """A handler that runs past the stall interval holds its agent's partitions: not a
+        stall the guard can heal by reading again, so it is logged once, with where it waits."""
+        slow = self._slow_handlers(now, self._guard.stall_seconds)
+        current = set()
+        for handler in slow:
+            m = handler.message
+            key = (handler.agent, m.topic, m.partition, m.offset)
+            current.add(key)
+            if key in self._slow_logged:
+                continue
+            SLOW_HANDLERS.labels(handler.agent).inc()
+            log.warning(
+                "%s has been handling %s[%d]@%d for %.0f s; its partitions wait. Awaiting: %s",
+                handler.agent,
+                m.topic,
+                m.partition,
+                m.offset,
+                handler.seconds,
+                " > ".join(handler.awaiting) or "?",
+            )
+        self._slow_logged = current
 
     def _highwater(self, consumer: Any, tp: TP) -> int | None:
         """The broker's mark (read apart from Faust) or aiokafka's, whichever is later."""

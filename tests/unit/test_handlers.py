@@ -3,17 +3,19 @@ collaborators: a dict for each table, a recorded planner, no Kafka and no databa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import faust
 import pytest
 
 from agents.command_agent import CommandCollaborators, handle_command_topics
 from agents.job_agent import JobCollaborators, handle_inbox
 from agents.partitioning import owner_partition
 from agents.quota_keeper import QuotaKeeper
-from agents.runner import Put, Received, Send, Undecodable
+from agents.runner import AgentRunner, Effect, Put, Received, Send, Undecodable, _Registration
 from agents.worker import build_worker
 from config.settings import Settings
 from config.topology import APP_GROUP, consumer_groups
@@ -276,3 +278,28 @@ async def test_an_inbox_message_that_is_not_one_is_undecodable() -> None:
 def test_the_declared_faust_group_reads_exactly_the_topics_the_worker_registers() -> None:
     worker = build_worker(SETTINGS, "1")
     assert worker.runner.watched_topics == set(consumer_groups(SETTINGS)[APP_GROUP])
+
+
+async def test_a_slow_handler_is_reported_with_where_it_waits() -> None:
+    runner = AgentRunner(faust.App("slow-test"), {}, "export.dead-letter", lambda _tp, _o: None)
+
+    async def inner_wait() -> None:
+        await asyncio.sleep(10)
+
+    async def handler(_received: Received) -> list[Effect]:
+        await inner_wait()
+        return []
+
+    registration = _Registration("command-agent", ("export.commands",), handler)
+    runner._registrations.append(registration)
+    message = Received("export.commands", 2, 41, b"k", b"v", {})
+    registration.busy_since, registration.busy_with = 100.0, message
+    registration.task = asyncio.create_task(handler(message))
+    await asyncio.sleep(0)  # let it reach its wait
+    try:
+        assert runner.slow_handlers(now=105.0, longer_than=10) == []
+        [slow] = runner.slow_handlers(now=111.0, longer_than=10)
+        assert slow.agent == "command-agent" and slow.message.offset == 41 and slow.seconds == 11
+        assert "in handler" in slow.awaiting[0] and any("inner_wait" in f for f in slow.awaiting)
+    finally:
+        registration.task.cancel()
