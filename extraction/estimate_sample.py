@@ -7,7 +7,6 @@ what the export would write for its first rows.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import psycopg
@@ -19,7 +18,7 @@ from domain.plan import ChunkPlan
 from domain.request import CsvOptions, ExportFormat, ExportRequest
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
-from extraction.block_writers import GZIP_LEVEL, ZSTD_LEVEL
+from extraction.block_writers import ZSTD_LEVEL, gzip_compressor
 from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 
 SAMPLE_ROWS = 2_000
@@ -101,7 +100,7 @@ async def _copy(
 
 def _compressed_size(data: bytes, compression: str) -> int:
     if compression == "GZIP":
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        compressor = gzip_compressor()
         return len(compressor.compress(data) + compressor.flush())
     if compression == "ZSTD":
         return len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data))
