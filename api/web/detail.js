@@ -2,7 +2,7 @@
 // download), the ZIP and the manifest, the delivery outcome and the audit trail (events).
 
 import { apiFetch, apiJson, downloadFile } from "./api.js";
-import { bytes, clock, duration, h, num, when } from "./format.js";
+import { bytes, clock, duration, h, num, put, when } from "./format.js";
 import {
   busy,
   cancelButton,
@@ -10,6 +10,7 @@ import {
   deliveryMethod,
   elapsed,
   isRunning,
+  METHOD_LABELS,
   progressView,
   statusBadge,
 } from "./exports.js";
@@ -43,12 +44,13 @@ export class Detail {
     $("#drawer-backdrop").hidden = false;
     $("#drawer").dataset.id = id;
     const body = $("#drawer-body");
-    body.replaceChildren(
+    // What a user comes for first: where it stands and its files; then how it went.
+    put(body,
       h("section.drawer-section", { id: "detail-status" }),
-      h("section.drawer-section", { id: "detail-summary" }),
-      h("section.drawer-section", { id: "detail-delivery" }),
       h("section.drawer-section", { id: "detail-files" }),
+      h("section.drawer-section", { id: "detail-delivery" }),
       h("section.drawer-section", { id: "detail-events" }),
+      h("section.drawer-section", { id: "detail-summary" }),
     );
     body.scrollTop = 0;
     this.changed(job);
@@ -85,7 +87,7 @@ export class Detail {
       actions = h("div.actions.detail-actions", { dataset: { status: job.status } });
       if (isRunning(job)) actions.append(cancelButton(job, (button) => this.list.cancel(job.id, button)));
     }
-    section.replaceChildren(
+    put(section,
       h("div.detail-status-head", null, h("div.badges", null, statusBadge(job), deliveryBadge(job)), actions),
       progressView(job),
       job.status === "FAILED" && (job.errorMessage || job.errorCode)
@@ -116,7 +118,7 @@ export class Detail {
       ["Output", job.fileCount ? `${num(job.fileCount)} ${job.fileCount === 1 ? "file" : "files"}, ${bytes(job.fileSizeBytes)}` : null],
       ["Available until", job.expiresAt ? when(job.expiresAt) : null],
     ].filter(([, value]) => value !== null && value !== undefined && value !== "");
-    $("#detail-summary").replaceChildren(
+    put($("#detail-summary"),
       h("h3.drawer-heading", null, "Request"),
       job.description ? h("p.description", null, job.description) : null,
       h("dl.summary", null, ...rows.flatMap(([label, value]) => [h("dt", null, label), h("dd", null, value)])),
@@ -128,14 +130,14 @@ export class Detail {
     const section = $("#detail-delivery");
     const target = deliveryTarget(job);
     const rows = [
-      ["Method", method === "DOWNLOAD" ? "Download from this page" : method],
+      ["Method", method === "DOWNLOAD" ? "Download from this page" : METHOD_LABELS[method] || method],
       ["Destination", target],
-      ["Outcome", job.deliveryStatus ? deliveryBadge(job) : method === "DOWNLOAD" ? "ready to download when completed" : "not started"],
+      ["Outcome", job.deliveryStatus ? deliveryBadge(job) : deliveryOutcome(job, method)],
       ["Delivered to", job.deliveredTo],
       ["Delivered at", job.deliveredAt ? when(job.deliveredAt, { seconds: true }) : null],
       ["Attempts", job.deliveryAttempts ? num(job.deliveryAttempts) : null],
     ].filter(([, value]) => value !== null && value !== undefined && value !== "");
-    section.replaceChildren(
+    put(section,
       h("h3.drawer-heading", null, "Delivery"),
       h("dl.summary", { dataset: { delivery: job.deliveryStatus || "" } }, ...rows.flatMap(([label, value]) => [h("dt", null, label), h("dd", null, value)])),
       job.deliveryError ? h("div.alert.alert-error", null, h("strong", null, "Delivery error: "), job.deliveryError) : null,
@@ -145,13 +147,13 @@ export class Detail {
   async loadFiles(job) {
     const section = $("#detail-files");
     if (job.status !== "COMPLETED") {
-      section.replaceChildren(
+      put(section,
         h("h3.drawer-heading", null, "Files"),
         h("p.muted", null, job.status === "EXPIRED" ? "The files have expired and were deleted." : isRunning(job) ? "The files can be downloaded once the export is completed." : "No files: the export did not complete."),
       );
       return;
     }
-    section.replaceChildren(h("h3.drawer-heading", null, "Files"), h("p.muted", null, "Loading files…"));
+    put(section, h("h3.drawer-heading", null, "Files"), h("p.muted", null, "Loading files…"));
     try {
       const { files } = await apiJson(`/v1/exports/${job.id}/files`);
       if (this.id !== job.id) return;
@@ -182,14 +184,14 @@ export class Detail {
           }),
         ),
       );
-      section.replaceChildren(
+      put(section,
         h("div.drawer-heading-row", null, h("h3.drawer-heading", null, `Files (${num(files.length)})`), h("div.actions", null, zip, manifestButton)),
         table,
         manifestBox,
       );
     } catch (error) {
       if (this.id !== job.id) return;
-      section.replaceChildren(h("h3.drawer-heading", null, "Files"), h("div.alert.alert-error", null, `The files could not be listed: ${error.message}`));
+      put(section, h("h3.drawer-heading", null, "Files"), h("div.alert.alert-error", null, `The files could not be listed: ${error.message}`));
     }
   }
 
@@ -213,7 +215,7 @@ export class Detail {
         const manifest = await response.json();
         const save = h("button.link-button", { type: "button" }, "Save manifest.json");
         save.addEventListener("click", () => downloadFile(`/v1/exports/${job.id}/manifest`, "manifest.json"));
-        box.replaceChildren(
+        put(box,
           h("div.manifest-head", null, h("strong", null, "manifest.json"), save),
           h("pre.code", null, JSON.stringify(manifest, null, 2)),
         );
@@ -232,7 +234,7 @@ export class Detail {
     try {
       const { events } = await apiJson(`/v1/exports/${job.id}/events`);
       if (this.id !== job.id || sequence !== this.loadSequence) return;
-      section.replaceChildren(
+      put(section,
         h("h3.drawer-heading", null, `Audit trail (${num(events.length)} events)`),
         h(
           "ol.timeline",
@@ -259,7 +261,7 @@ export class Detail {
       );
     } catch (error) {
       if (this.id !== job.id) return;
-      section.replaceChildren(h("h3.drawer-heading", null, "Audit trail"), h("div.alert.alert-error", null, `The events could not be loaded: ${error.message}`));
+      put(section, h("h3.drawer-heading", null, "Audit trail"), h("div.alert.alert-error", null, `The events could not be loaded: ${error.message}`));
     }
   }
 }
@@ -280,6 +282,12 @@ function optionsText(job) {
     .filter(([, v]) => v !== null && v !== undefined)
     .map(([k, v]) => `${humanize(k).toLowerCase()}: ${typeof v === "boolean" ? (v ? "yes" : "no") : JSON.stringify(v)}`);
   return parts.length ? parts.join(", ") : null;
+}
+
+function deliveryOutcome(job, method) {
+  if (method !== "DOWNLOAD") return isRunning(job) ? "sent once the export is completed" : "not sent";
+  if (job.status === "COMPLETED") return "ready: download the files below";
+  return isRunning(job) ? "the files can be downloaded here once completed" : "nothing to download";
 }
 
 function deliveryTarget(job) {

@@ -2,7 +2,7 @@
 // (no polling): each `job` event updates its row, `done` ends the stream.
 
 import { ApiError, apiFetch, apiJson, downloadFile } from "./api.js";
-import { ago, bytes, duration, h, num, percent, rate, when } from "./format.js";
+import { ago, bytes, duration, h, num, percent, put, rate, when, whenShort } from "./format.js";
 import { readEventStream } from "./sse.js";
 
 export const FINISHED = new Set(["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"]);
@@ -17,6 +17,7 @@ const STATUS_LABELS = {
   EXPIRED: "Expired",
 };
 const DELIVERY_LABELS = { PENDING: "Delivering", DELIVERED: "Delivered", FAILED: "Delivery failed" };
+export const METHOD_LABELS = { DOWNLOAD: "Download", EMAIL: "Email", S3: "Amazon S3", SFTP: "SFTP" };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -88,7 +89,10 @@ export function progressView(job) {
     const took = elapsed(job);
     if (took !== null) lines.push(h("div.progress-meta", null, `in ${duration(took)}`));
   } else if (total) {
-    lines.push(h("div.progress-text", null, h("span.progress-rows", null, `stopped at ${num(done)} / ${num(total)} rows`)));
+    lines.push(
+      h("div.progress-text", null, h("span.progress-rows", null, `${num(done)} / ${num(total)} rows`), h("span.progress-pct", null, percent(pct))),
+      h("div.progress-meta", null, job.status === "CANCELLED" ? "Stopped: cancelled" : job.status === "FAILED" ? "Stopped: failed" : "Stopped"),
+    );
   } else {
     lines.push(h("div.progress-text.muted", null, "no rows exported"));
   }
@@ -112,13 +116,21 @@ export function outputSummary(job) {
   return h("div.output", null, h("div", null, files), h("div.muted.small", null, bytes(job.fileSizeBytes)));
 }
 
+// How far a view of a job has got. A job only moves forward (status, rows done, delivery),
+// so of two views the one further on is the later; the list (the read model) may lag behind
+// a stream, and their updatedAt come from different clocks, so times are not compared.
+const STATUS_RANK = { PENDING: 0, QUEUED: 1, PROCESSING: 2, COMPLETED: 3, FAILED: 3, CANCELLED: 3, EXPIRED: 4 };
+function progressKey(job) {
+  const settled = job.deliveryStatus === "DELIVERED" || job.deliveryStatus === "FAILED" ? 1 : 0;
+  return [STATUS_RANK[job.status] ?? 0, job.processedRows || 0, settled, job.deliveryAttempts || 0];
+}
+
+// The later of two views of one job; on a tie the incoming one (`b`).
 function newer(a, b) {
-  // Which of two views of one job is the later one (the list may lag behind a stream).
-  const ta = a.updatedAt ? new Date(a.updatedAt).getTime() : 0;
-  const tb = b.updatedAt ? new Date(b.updatedAt).getTime() : 0;
-  if (ta !== tb) return ta > tb ? a : b;
-  if (FINISHED.has(a.status) !== FINISHED.has(b.status)) return FINISHED.has(a.status) ? a : b;
-  return (a.processedRows || 0) >= (b.processedRows || 0) ? a : b;
+  const ka = progressKey(a);
+  const kb = progressKey(b);
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] > kb[i] ? a : b;
+  return b;
 }
 
 export class ExportList {
@@ -143,6 +155,10 @@ export class ExportList {
       this.limit += PAGE;
       this.refresh();
     });
+    // Only the "5 min ago" labels age here: a local clock, no request to the service.
+    setInterval(() => {
+      for (const label of this.body.querySelectorAll("[data-ago]")) label.textContent = ago(label.dataset.ago);
+    }, 30_000);
   }
 
   // Called with each new view of a job (the detail drawer listens).
@@ -166,13 +182,14 @@ export class ExportList {
     try {
       const { exports, total } = await apiJson(`/v1/exports?${query}`);
       errorBox.hidden = true;
-      this.total = total;
       const ids = new Set(exports.map((j) => j.id));
       // Rows just submitted that the read model does not list yet stay at the top.
       const pending = [...this.jobs.values()].filter((j) => j.placeholder && !ids.has(j.id));
+      this.total = total + pending.length;
       const merged = exports.map((job) => (this.jobs.has(job.id) ? newer(this.jobs.get(job.id), job) : job));
       this.jobs = new Map([...pending, ...merged].map((j) => [j.id, j]));
       this.render([...pending, ...merged]);
+      for (const job of merged) for (const listener of this.listeners) listener(job);
       for (const job of this.jobs.values()) if (isRunning(job)) this.watch(job.id);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return;
@@ -191,10 +208,10 @@ export class ExportList {
       row.remove();
       this.rows.delete(id);
     }
-    this.body.replaceChildren(...ordered);
+    put(this.body, ...ordered);
     $("#exports-total").textContent = this.total ? `(${num(this.total)})` : "";
     $("#exports-empty").hidden = jobs.length > 0;
-    $("#load-more").hidden = this.total <= jobs.filter((j) => !j.placeholder).length;
+    $("#load-more").hidden = this.total <= jobs.length;
   }
 
   // A just-submitted export, shown before the list has it, and its stream opened at once.
@@ -227,6 +244,8 @@ export class ExportList {
     const known = this.jobs.get(job.id);
     const latest = known && !known.placeholder ? newer(known, job) : job;
     this.jobs.set(job.id, latest);
+    // A job that starts or ends moves the quota's "running now": read it once per move.
+    if (known && known.status !== latest.status) this.onChanged();
     const row = this.rows.get(job.id);
     if (row) this.fill(row, latest);
     for (const listener of this.listeners) listener(latest);
@@ -251,23 +270,23 @@ export class ExportList {
       row.append(h("td.col-name"), h("td.col-status"), h("td.col-time"), h("td.col-progress"), h("td.col-output"), h("td.col-actions"));
     }
     const [nameCell, statusCell, timeCell, progressCell, outputCell, actionsCell] = row.children;
-    const meta = [job.format, job.queryDefinition?.source, deliveryMethod(job) !== "DOWNLOAD" ? `→ ${deliveryMethod(job)}` : null].filter(Boolean).join(" · ");
-    nameCell.replaceChildren(
+    const meta = [job.format, job.queryDefinition?.source, deliveryMethod(job) !== "DOWNLOAD" ? `→ ${METHOD_LABELS[deliveryMethod(job)] || deliveryMethod(job)}` : null].filter(Boolean).join(" · ");
+    put(nameCell,
       h("button.name-link", { type: "button", title: "Show details", onclick: () => this.openDetail(job.id) }, job.name),
       h("div.meta", null, meta),
     );
     const problem = job.status === "FAILED" ? job.errorMessage || job.errorCode : job.deliveryStatus === "FAILED" ? job.deliveryError : null;
-    statusCell.replaceChildren(
+    put(statusCell,
       h("div.badges", null, statusBadge(job), deliveryBadge(job)),
       problem ? h("div.status-note", { title: problem }, problem) : null,
     );
-    timeCell.replaceChildren(
-      h("div", { title: when(job.requestedAt, { seconds: true }) }, when(job.requestedAt)),
-      h("div.muted.small", null, ago(job.requestedAt)),
+    put(timeCell,
+      h("div", { title: when(job.requestedAt, { seconds: true }) }, whenShort(job.requestedAt)),
+      h("div.muted.small", { dataset: { ago: job.requestedAt || "" } }, ago(job.requestedAt)),
     );
-    progressCell.replaceChildren(progressView(job));
-    outputCell.replaceChildren(job.status === "COMPLETED" ? outputSummary(job) : h("span.muted", null, "—"));
-    if (statusChanged || !actionsCell.firstChild) actionsCell.replaceChildren(this.actions(job));
+    put(progressCell, progressView(job));
+    put(outputCell, job.status === "COMPLETED" ? outputSummary(job) : h("span.muted", null, "—"));
+    if (statusChanged || !actionsCell.firstChild) put(actionsCell, this.actions(job));
   }
 
   actions(job) {

@@ -2,7 +2,8 @@
 // submitted to POST /v1/exports, with the API's field errors shown next to their fields.
 
 import { ApiError, apiJson, uuid4 } from "./api.js";
-import { bytes, duration, h, num } from "./format.js";
+import { h, put } from "./format.js";
+import { clearFieldError, renderEstimate, renderEstimateProblem, sentence, showFieldError } from "./form-feedback.js";
 
 const NUMERIC_TYPES = new Set(["bigint", "numeric"]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -29,10 +30,6 @@ export function humanize(name) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-function sentence(text) {
-  const value = String(text ?? "");
-  return value.charAt(0).toUpperCase() + value.slice(1);
-}
 
 export class ExportForm {
   constructor(catalogue, { onSubmitted, toast }) {
@@ -58,13 +55,13 @@ export class ExportForm {
 
   build() {
     const source = $("#source");
-    source.replaceChildren(...this.catalogue.sources.map((s) => h("option", { value: s.name }, s.name)));
-    $("#format").replaceChildren(...this.catalogue.formats.map((f) => h("option", { value: f.name }, f.name)));
-    $("#compression").replaceChildren(
+    put(source, ...this.catalogue.sources.map((s) => h("option", { value: s.name }, s.name)));
+    put($("#format"), ...this.catalogue.formats.map((f) => h("option", { value: f.name }, f.name)));
+    put($("#compression"),
       ...(this.catalogue.compressions || ["NONE"]).map((c) => h("option", { value: c }, c === "NONE" ? "None" : c)),
     );
     const methods = this.catalogue.deliveryMethods || ["DOWNLOAD"];
-    $("#delivery-method").replaceChildren(...methods.map((m) => h("option", { value: m }, DELIVERY_LABELS[m] || m)));
+    put($("#delivery-method"), ...methods.map((m) => h("option", { value: m }, DELIVERY_LABELS[m] || m)));
 
     source.addEventListener("change", () => this.renderSource());
     $("#format").addEventListener("change", () => this.renderFormat());
@@ -84,7 +81,10 @@ export class ExportForm {
     // Any edit: its field's error goes (the user is fixing it) and the estimate is redone.
     const edited = (event) => {
       const wrapper = event.target.closest?.("[data-field]");
-      if (wrapper) clearFieldError(wrapper);
+      if (wrapper) {
+        wrapper.dataset.touched = "true";
+        clearFieldError(wrapper);
+      }
       this.scheduleEstimate();
     };
     this.form.addEventListener("input", edited);
@@ -97,23 +97,23 @@ export class ExportForm {
 
   renderSource() {
     const source = this.source;
-    $("#columns").replaceChildren(
+    put($("#columns"),
       ...source.columns.map((column) =>
         h(
           "label.column-option",
-          { title: typeLabel(column) },
+          { title: `${column.name}: ${typeLabel(column)}` },
           h("input", { type: "checkbox", name: "column", value: column.name, checked: column.name !== "tenant_id" }),
           h("span.column-name", null, column.name),
-          h("span.type-tag", null, typeLabel(column)),
+          h("span.type-tag", null, shortType(column.type)),
         ),
       ),
     );
     $("#date-column").textContent = source.dateColumn ? `on ${source.dateColumn}` : "";
-    $("#order-column").replaceChildren(
+    put($("#order-column"),
       h("option", { value: "" }, "Default order"),
       ...source.columns.map((c) => h("option", { value: c.name }, c.name)),
     );
-    $("#filters").replaceChildren();
+    put($("#filters"));
     this.updateColumnCount();
   }
 
@@ -144,14 +144,14 @@ export class ExportForm {
     row.append(
       h("span.field-inline", { dataset: { part: "column" } }, columnSelect),
       h("span.field-inline", { dataset: { part: "operator" } }, operatorSelect),
-      h("span.field-inline", { dataset: { part: "value" } }, valueArea),
       remove,
+      h("span.field-inline.filter-value-part", { dataset: { part: "value" } }, valueArea),
       h("div.row-errors"),
     );
     const renderOperators = () => {
       const column = source.columns.find((c) => c.name === columnSelect.value);
       const previous = operatorSelect.value;
-      operatorSelect.replaceChildren(...column.operators.map((op) => h("option", { value: op }, op)));
+      put(operatorSelect, ...column.operators.map((op) => h("option", { value: op }, op)));
       if (column.operators.includes(previous)) operatorSelect.value = previous;
       renderValue();
     };
@@ -160,18 +160,23 @@ export class ExportForm {
       const kind = this.operatorKinds[operatorSelect.value] || "single";
       const type = inputType(column.type);
       const placeholder = placeholderFor(column.type);
-      if (kind === "none") valueArea.replaceChildren(h("span.muted.small", null, "no value"));
+      // Same kind of value for the same column: keep what was typed.
+      const shape = `${column.name}/${kind}`;
+      if (valueArea.dataset.shape === shape) return;
+      valueArea.dataset.shape = shape;
+      row.classList.toggle("no-value", kind === "none");
+      if (kind === "none") put(valueArea);
       else if (kind === "list")
-        valueArea.replaceChildren(
+        put(valueArea,
           h("input.filter-value", { type: "text", placeholder: `${placeholder}, …`, "aria-label": "Values, comma-separated" }),
         );
       else if (kind === "range")
-        valueArea.replaceChildren(
+        put(valueArea,
           h("input.filter-value.filter-low", { type, placeholder: "from", "aria-label": "From", inputmode: inputMode(column.type) }),
           h("span.range-sep", null, "and"),
           h("input.filter-value.filter-high", { type, placeholder: "to", "aria-label": "To", inputmode: inputMode(column.type) }),
         );
-      else valueArea.replaceChildren(h("input.filter-value", { type, placeholder, "aria-label": "Value", inputmode: inputMode(column.type) }));
+      else put(valueArea, h("input.filter-value", { type, placeholder, "aria-label": "Value", inputmode: inputMode(column.type) }));
       valueArea.classList.toggle("range", kind === "range");
     };
     columnSelect.addEventListener("change", renderOperators);
@@ -206,7 +211,9 @@ export class ExportForm {
     compression.title = format.compressible ? "" : `${format.name} files are compressed inside; no extra compression`;
     const options = format.options || [];
     $("#format-options-box").hidden = options.length === 0;
-    $("#format-options").replaceChildren(...options.map((option) => this.optionField(format, option)));
+    // Text and number options first, then the switches together.
+    const ordered = [...options.filter((o) => o.type !== "boolean"), ...options.filter((o) => o.type === "boolean")];
+    put($("#format-options"), ...ordered.map((option) => this.optionField(format, option)));
   }
 
   optionField(format, option) {
@@ -320,6 +327,7 @@ export class ExportForm {
 
   scheduleEstimate() {
     clearTimeout(this.estimateTimer);
+    if ($("#estimate-button").disabled) return; // not allowed to estimate (see the note)
     this.estimateTimer = setTimeout(() => this.estimate({ explicit: false }), ESTIMATE_DELAY_MS);
   }
 
@@ -346,8 +354,13 @@ export class ExportForm {
     } catch (error) {
       if (error.name === "AbortError" || sequence !== this.estimateSequence) return;
       if (error instanceof ApiError && error.status === 400) {
-        this.showErrors(error, { scroll: explicit });
-        renderEstimateProblem(box, "Fix the highlighted fields to see an estimate.");
+        // While the user is still filling the form in, only the fields they have touched are
+        // marked; an Estimate click (or a submit) marks them all.
+        const shown = this.showErrors(error, { scroll: explicit, onlyTouched: !explicit });
+        renderEstimateProblem(
+          box,
+          shown ? "Fix the highlighted fields to see an estimate." : "Complete the form to see an estimate.",
+        );
       } else {
         renderEstimateProblem(box, `No estimate: ${error.message}`);
       }
@@ -373,8 +386,12 @@ export class ExportForm {
       this.toast(`Export “${body.name}” started.`, "success");
       this.onSubmitted(accepted, body);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 400) this.showErrors(error, { scroll: true });
-      else this.showGeneralErrors([error.message]);
+      if (error instanceof ApiError && error.status === 400) {
+        this.showErrors(error, { scroll: true });
+        clearTimeout(this.estimateTimer);
+        this.estimateController?.abort();
+        renderEstimateProblem($("#estimate"), "Not started: fix the highlighted fields.");
+      } else this.showGeneralErrors([error.message]);
     } finally {
       this.submitting = false;
       button.disabled = false;
@@ -389,15 +406,19 @@ export class ExportForm {
     }
     const general = $("#form-error");
     general.hidden = true;
-    general.replaceChildren();
+    put(general);
   }
 
-  showErrors(error, { scroll }) {
+  // Marks each field error next to its input; returns how many were shown.
+  showErrors(error, { scroll, onlyTouched = false }) {
     const general = [];
+    let shown = 0;
     const details = error.details.length ? error.details : [{ field: null, reason: error.message }];
     let first = null;
     for (const detail of details) {
       const wrapper = detail.field ? this.wrapperFor(detail.field) : null;
+      if (onlyTouched && !(wrapper && wrapper.dataset.touched === "true")) continue;
+      shown += 1;
       if (!wrapper) {
         general.push(detail.field ? `${detail.field}: ${detail.reason}` : detail.reason);
         continue;
@@ -418,11 +439,12 @@ export class ExportForm {
     }
     if (general.length) this.showGeneralErrors(general);
     if (scroll) (general.length ? $("#form-error") : first)?.scrollIntoView({ block: "center", behavior: "smooth" });
+    return shown;
   }
 
   showGeneralErrors(messages) {
     const box = $("#form-error");
-    box.replaceChildren(
+    put(box,
       h("strong", null, "The export could not be checked:"),
       h("ul", null, ...messages.map((m) => h("li", null, sentence(m)))),
     );
@@ -445,63 +467,15 @@ export class ExportForm {
   }
 }
 
-function showFieldError(wrapper, message) {
-  wrapper.classList.add("has-error");
-  const slot = wrapper.closest(".filter-row")?.querySelector(".row-errors") || wrapper;
-  if ([...slot.querySelectorAll(":scope > .field-error")].some((e) => e.textContent === message)) return;
-  slot.append(h("p.field-error", { role: "alert", dataset: { for: wrapper.dataset.field } }, message));
-}
-
-function clearFieldError(wrapper) {
-  if (!wrapper) return;
-  wrapper.classList.remove("has-error");
-  const slot = wrapper.closest(".filter-row")?.querySelector(".row-errors") || wrapper;
-  for (const error of slot.querySelectorAll(":scope > .field-error")) {
-    if (error.dataset.for === wrapper.dataset.field || slot === wrapper) error.remove();
-  }
-  const row = wrapper.closest(".filter-row");
-  if (row && !row.querySelector(".row-errors .field-error")) {
-    for (const part of row.querySelectorAll(".has-error")) part.classList.remove("has-error");
-    row.classList.remove("has-error");
-  }
-}
-
-function renderEstimate(box, estimate) {
-  box.dataset.state = "ready";
-  box.dataset.rows = String(estimate.rows);
-  const stat = (label, value, testName) => h("div.stat", { dataset: { stat: testName } }, h("span.stat-value", null, value), h("span.stat-label", null, label));
-  const quota = estimate.fitsQuota
-    ? h("p.quota-ok", null, "✓ Fits your quota")
-    : h(
-        "div.quota-problems",
-        null,
-        h("p", null, h("strong", null, "Over your quota:")),
-        h("ul", null, ...(estimate.quotaProblems || []).map((p) => h("li", null, sentence(p.reason), p.field ? h("span.muted", null, ` (${p.field})`) : null))),
-      );
-  box.replaceChildren(
-    h("div.estimate-head", null, h("span.estimate-title", null, "Estimate"), quota),
-    h(
-      "div.stats",
-      null,
-      stat("rows", `${estimate.rowsExact ? "" : "about "}${num(estimate.rows)}`, "rows"),
-      stat("size", `${estimate.rowsExact ? "" : "~"}${bytes(estimate.bytes)}`, "bytes"),
-      stat(estimate.files === 1 ? "file" : "files", num(estimate.files), "files"),
-      stat(estimate.chunks === 1 ? "chunk" : "chunks", num(estimate.chunks), "chunks"),
-      stat("to run", duration(estimate.seconds), "seconds"),
-    ),
-  );
-}
-
-function renderEstimateProblem(box, message) {
-  box.dataset.state = "error";
-  box.replaceChildren(h("p.estimate-problem", null, message));
-}
-
 function typeLabel(column) {
   if (column.type === "numeric" && column.precision !== null && column.precision !== undefined) {
     return `numeric(${column.precision},${column.scale ?? 0})`;
   }
   return column.type;
+}
+
+function shortType(type) {
+  return { timestamptz: "timestamp", numeric: "decimal" }[type] || type;
 }
 
 function inputType(type) {

@@ -2,7 +2,8 @@
 
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
-const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+const compact = new Intl.NumberFormat(undefined, { notation: "compact", compactDisplay: "long", maximumFractionDigits: 1 });
+const shortDateTime = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
@@ -60,6 +61,13 @@ export function when(iso, { seconds = false } = {}) {
   return (seconds ? dateTimeSeconds : dateTime).format(date);
 }
 
+// "Dec 2, 12:16 AM": the year only in the title.
+export function whenShort(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : shortDateTime.format(date);
+}
+
 export function clock(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
@@ -101,6 +109,13 @@ export function h(tag, attrs, ...children) {
       else element.setAttribute(key, String(value));
     }
   }
+  append(element, children);
+  return element;
+}
+
+// replaceChildren() that skips null, undefined and false (the DOM would write "null").
+export function put(element, ...children) {
+  element.replaceChildren();
   append(element, children);
   return element;
 }
