@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE, job_id_for
 from domain.request import ExportRequest, ExportStatus
-from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check
+from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check, make_link
 from domain.validation import RequestInvalid, ResolvedQuery, validate_request
 from events.models import CancelExport, RequestExport
 from extraction.formats import media_type
@@ -41,6 +42,7 @@ Caller = Annotated[Principal, Depends(authenticate)]
 # A presigned URL only has to live long enough for the redirect to be followed; the link or
 # token that led to it carries the real expiry.
 PRESIGNED_SECONDS = 300
+SHORT_LINK_SECONDS = 900
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:export-service:idempotency-key")
 FINISHED = {
     ExportStatus.COMPLETED,
@@ -192,7 +194,24 @@ async def list_files(job_id: uuid.UUID, request: Request, principal: Caller) -> 
     job = await _job_or_404(request, principal, job_id)
     _check_downloadable(job)
     files = await _repository(request).files(str(job_id))
-    return {"files": [_file_json(job_id, f) for f in files]}
+    link = _short_link(request, principal.tenant_id, job_id, job)
+    return {
+        "files": [_file_json(job_id, f) | {"link": link(f["file_name"])} for f in files],
+        "archive": link(ARCHIVE),
+    }
+
+
+def _short_link(
+    request: Request, tenant_id: str, job_id: uuid.UUID, job: dict[str, Any]
+) -> Callable[[str], str]:
+    """Signed links that live a few minutes, for a browser to save a file straight to disk
+    (a download through script would hold the whole file in the page's memory). Relative to
+    the API, so they work through whatever host the page was reached by."""
+    expires = int(time.time()) + SHORT_LINK_SECONDS
+    if job["expires_at"] is not None:
+        expires = min(expires, int(job["expires_at"].timestamp()))
+    secret = request.app.state.settings.link_secret
+    return partial(make_link, "", secret, tenant_id, str(job_id), expires=expires)
 
 
 @router.get(

@@ -90,7 +90,19 @@ export async function apiJson(path, options) {
   return response.json();
 }
 
-// Fetch a file with the token and hand it to the browser as a download (via a Blob URL).
+// Save a signed link (the files listing gives one per file and one for the ZIP) the way the
+// browser saves any download: streamed to disk, however large the file.
+export function saveLink(link, fileName) {
+  const anchor = document.createElement("a");
+  anchor.href = link;
+  anchor.download = fileName || "";
+  anchor.style.display = "none";
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+}
+
+// Fetch a small file (the manifest) with the token and hand it to the browser as a download.
 export async function downloadFile(path, fileName) {
   const response = await apiFetch(path);
   const blob = await response.blob();

@@ -1,7 +1,7 @@
 // The detail drawer of one export: what was asked, its progress, its files (each one a
 // download), the ZIP and the manifest, the delivery outcome and the audit trail (events).
 
-import { apiFetch, apiJson, downloadFile } from "./api.js";
+import { apiFetch, apiJson, downloadFile, saveLink } from "./api.js";
 import { bytes, clock, duration, h, num, put, when } from "./format.js";
 import {
   busy,
@@ -155,10 +155,10 @@ export class Detail {
     }
     put(section, h("h3.drawer-heading", null, "Files"), h("p.muted", null, "Loading files…"));
     try {
-      const { files } = await apiJson(`/v1/exports/${job.id}/files`);
+      const { files, archive } = await apiJson(`/v1/exports/${job.id}/files`);
       if (this.id !== job.id) return;
       const zip = h("button.button.small.primary", { type: "button", dataset: { action: "zip" } }, "Download all (ZIP)");
-      zip.addEventListener("click", () => this.download(zip, `/v1/exports/${job.id}/archive`, `export-${job.id}.zip`));
+      zip.addEventListener("click", () => saveLink(archive, `export-${job.id}.zip`));
       const manifestButton = h("button.button.small", { type: "button", dataset: { action: "manifest" } }, "Show manifest");
       const manifestBox = h("div.manifest", { hidden: true });
       manifestButton.addEventListener("click", () => this.toggleManifest(job, manifestButton, manifestBox));
@@ -171,7 +171,7 @@ export class Detail {
           null,
           ...files.map((file) => {
             const button = h("button.button.small", { type: "button", dataset: { action: "download-file", file: file.name } }, "Download");
-            button.addEventListener("click", () => this.download(button, file.url, file.name));
+            button.addEventListener("click", () => saveLink(file.link, file.name));
             return h(
               "tr",
               { dataset: { file: file.name } },
@@ -192,14 +192,6 @@ export class Detail {
     } catch (error) {
       if (this.id !== job.id) return;
       put(section, h("h3.drawer-heading", null, "Files"), h("div.alert.alert-error", null, `The files could not be listed: ${error.message}`));
-    }
-  }
-
-  async download(button, path, name) {
-    try {
-      await busy(button, "Downloading…", () => downloadFile(path, name));
-    } catch (error) {
-      this.toast(`Download failed: ${error.message}`, "error");
     }
   }
 

@@ -1,7 +1,7 @@
 // The list of the user's exports, kept live by one SSE stream per unfinished export
 // (no polling): each `job` event updates its row, `done` ends the stream.
 
-import { ApiError, apiFetch, apiJson, downloadFile } from "./api.js";
+import { ApiError, apiFetch, apiJson, saveLink } from "./api.js";
 import { ago, bytes, duration, h, num, percent, put, rate, when, whenShort } from "./format.js";
 import { readEventStream } from "./sse.js";
 
@@ -304,11 +304,9 @@ export class ExportList {
   // One file: that file; several: the ZIP of them all.
   async downloadAll(job, button) {
     await busy(button, "Downloading…", async () => {
-      if (job.fileCount === 1) {
-        const { files } = await apiJson(`/v1/exports/${job.id}/files`);
-        if (files.length === 1) return downloadFile(files[0].url, files[0].name);
-      }
-      return downloadFile(`/v1/exports/${job.id}/archive`, `export-${job.id}.zip`);
+      const { files, archive } = await apiJson(`/v1/exports/${job.id}/files`);
+      if (files.length === 1) return saveLink(files[0].link, files[0].name);
+      return saveLink(archive, `export-${job.id}.zip`);
     }).catch((error) => this.toast(`Download failed: ${error.message}`, "error"));
   }
 
