@@ -12,16 +12,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.job_feed import JobFeed
 from api.job_json import state_json
 from api.jobs_repository import JobsRepository, StoredState
 from domain import delivery
 from domain.job import FoldError, JobState, apply, is_duplicate
-from events.models import JobEvent
+from events.models import ExportRequested, JobEvent
 
 KEEPALIVE_SECONDS = 15.0
+# How long a job not yet in the read model is awaited on the feed before the answer is 404.
+FIRST_EVENT_SECONDS = 10.0
 
 
 def is_final(state: JobState) -> bool:
@@ -72,21 +74,73 @@ class _Stream:
         return sse(name, data, self.state.sequence)
 
 
+class Opening(NamedTuple):
+    """A stream about to start: the feed followed, the state to start from, recent events."""
+
+    queue: asyncio.Queue[JobEvent]
+    stored: StoredState
+    recent: list[JobEvent]
+
+
+async def open_stream(
+    feed: JobFeed,
+    jobs: JobsRepository,
+    tenant_id: str,
+    job_id: str,
+    wait_seconds: float = FIRST_EVENT_SECONDS,
+) -> Opening | None:
+    """Follow the job and find where to start, or None: not the caller's tenant's job.
+
+    A job submitted a moment ago may not be in the read model yet; its first event, which
+    names its tenant, is then awaited on the feed for a few seconds, so a client can follow
+    a job from the 202 on.
+    """
+    # Follow first, then read: an event appended in between is in the queue or the recent list.
+    queue, recent = feed.follow(job_id)
+    stored = await jobs.state(tenant_id, job_id)
+    if stored is None:
+        stored = await _first_event(queue, recent, tenant_id, wait_seconds)
+    if stored is None:
+        feed.unfollow(job_id, queue)
+        return None
+    return Opening(queue, stored, recent)
+
+
+async def _first_event(
+    queue: asyncio.Queue[JobEvent], recent: list[JobEvent], tenant_id: str, wait_seconds: float
+) -> StoredState | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    pending = list(recent)
+    while True:
+        while pending:
+            event = pending.pop(0)
+            if isinstance(event, ExportRequested):
+                if event.envelope.tenant_id != tenant_id:
+                    return None  # another tenant's job is answered as one that does not exist
+                at = event.envelope.occurred_at
+                return StoredState(apply(None, event), at, at)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return None
+        try:
+            pending.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            return None
+
+
 async def progress_events(
     feed: JobFeed,
     jobs: JobsRepository,
     tenant_id: str,
     job_id: str,
+    opening: Opening,
     keepalive_seconds: float = KEEPALIVE_SECONDS,
 ) -> AsyncIterator[str]:
-    # Follow first, then read: an event appended in between is in the queue or the recent list.
-    queue, recent = feed.follow(job_id)
+    queue = opening.queue
     try:
-        stored = await jobs.state(tenant_id, job_id)
-        if stored is None:
-            return
-        stream = _Stream(stored)
-        for event in sorted(recent, key=lambda e: e.envelope.sequence):
+        stream = _Stream(opening.stored)
+        for event in sorted(opening.recent, key=lambda e: e.envelope.sequence):
             stream.advance(event)
         yield stream.render()
         while not is_final(stream.state):

@@ -24,7 +24,7 @@ from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
 from api.job_json import job_json
 from api.jobs_repository import JobsRepository
-from api.progress_stream import progress_events
+from api.progress_stream import open_stream, progress_events
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE, job_id_for
@@ -174,12 +174,14 @@ async def job_events(job_id: uuid.UUID, request: Request, principal: Caller) -> 
 )
 async def progress(job_id: uuid.UUID, request: Request, principal: Caller) -> StreamingResponse:
     """`text/event-stream`: an `event: job` with the export as GET shows it, one more per
-    progress report or change of state, and last an `event: done` with its final state."""
+    progress report or change of state, and last an `event: done` with its final state.
+    A job submitted a moment ago can be followed at once, before GET finds it."""
     require(principal, READ_ROLE)
-    await _job_or_404(request, principal, job_id)
-    events = progress_events(
-        request.app.state.feed, _repository(request), principal.tenant_id, str(job_id)
-    )
+    feed, jobs = request.app.state.feed, _repository(request)
+    opening = await open_stream(feed, jobs, principal.tenant_id, str(job_id))
+    if opening is None:
+        raise _error(404, "NOT_FOUND", "Export job not found")
+    events = progress_events(feed, jobs, principal.tenant_id, str(job_id), opening)
     return StreamingResponse(
         events,
         media_type="text/event-stream",

@@ -10,7 +10,7 @@ from typing import Any
 
 from api.job_feed import JobFeed
 from api.jobs_repository import JobsRepository, StoredState
-from api.progress_stream import progress_events
+from api.progress_stream import open_stream, progress_events
 from domain import quota
 from domain.catalogue import CATALOGUE
 from domain.catalogue_view import describe_catalogue, operators_for
@@ -144,12 +144,12 @@ class FakeFeed:
 
 
 class FakeJobs:
-    def __init__(self, states: list[JobState]) -> None:
+    def __init__(self, states: list[JobState | None]) -> None:
         self.states = states
 
     async def state(self, tenant_id: str, job_id: str) -> StoredState | None:
         state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
-        return StoredState(state, NOW, NOW)
+        return StoredState(state, NOW, NOW) if state is not None else None
 
 
 def parse(chunks: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -163,7 +163,9 @@ def parse(chunks: list[str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def collect(feed: FakeFeed, jobs: FakeJobs, keepalive: float = 5) -> list[str]:
-    stream = progress_events(feed, jobs, TENANT, JOB, keepalive)  # type: ignore[arg-type]
+    opening = await open_stream(feed, jobs, TENANT, JOB)  # type: ignore[arg-type]
+    assert opening is not None
+    stream = progress_events(feed, jobs, TENANT, JOB, opening, keepalive)  # type: ignore[arg-type]
     return [chunk async for chunk in stream]
 
 
@@ -201,3 +203,21 @@ def test_the_fakes_match_what_they_stand_for() -> None:
     for fake, real in ((FakeFeed, JobFeed), (FakeJobs, JobsRepository)):
         for name in ("follow", "unfollow") if real is JobFeed else ("state",):
             assert hasattr(real, name) and hasattr(fake, name)
+
+
+async def test_a_job_not_yet_in_the_read_model_starts_from_its_first_event() -> None:
+    requested = ev.ExportRequested(envelope=envelope(1), command_id="c", request=export_request())
+    feed = FakeFeed(recent=[])
+    feed.queue.put_nowait(requested)
+    opening = await open_stream(feed, FakeJobs([None]), TENANT, JOB)  # type: ignore[arg-type]
+    assert opening is not None and opening.stored.state.status is ExportStatus.PENDING
+
+
+async def test_another_tenants_new_job_is_not_found_on_the_feed_either() -> None:
+    requested = ev.ExportRequested(envelope=envelope(1), command_id="c", request=export_request())
+    feed = FakeFeed(recent=[requested])
+    other = "22222222-2222-4222-8222-222222222222"
+    assert await open_stream(feed, FakeJobs([None]), other, JOB) is None  # type: ignore[arg-type]
+    assert not feed.followed
+    nothing = await open_stream(FakeFeed([]), FakeJobs([None]), TENANT, JOB, 0.05)  # type: ignore[arg-type]
+    assert nothing is None
