@@ -20,6 +20,7 @@ from api.http_metrics import HttpMetricsMiddleware
 from api.job_feed import JobFeed
 from api.jobs_repository import JobsRepository
 from api.probes import probes
+from api.progress_stream import JustSubmitted
 from api.routes import links, router
 from api.session_routes import session
 from api.web_routes import page, static_files
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         feed = JobFeed(settings.kafka_bootstrap_servers, settings.events_topic)
         feed.start(asyncio.get_running_loop())
         app.state.feed = feed
+        app.state.just_submitted = JustSubmitted()
         try:
             yield
         finally:

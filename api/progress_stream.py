@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -72,6 +73,25 @@ class _Stream:
         data["processedRows"] = self.rows_shown
         name = "done" if is_final(self.state) else "job"
         return sse(name, data, self.state.sequence)
+
+
+class JustSubmitted:
+    """Jobs this API process accepted in the last minute: a stream for one of them may wait
+    for its first event, since the read model cannot have it yet. Any other unknown id is
+    answered 404 at once (waiting for every id would let anyone hold streams open)."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self._seconds = seconds
+        self._jobs: dict[str, float] = {}
+
+    def add(self, job_id: str) -> None:
+        now = time.monotonic()
+        self._jobs = {j: at for j, at in self._jobs.items() if now - at < self._seconds}
+        self._jobs[job_id] = now
+
+    def __contains__(self, job_id: object) -> bool:
+        at = self._jobs.get(str(job_id))
+        return at is not None and time.monotonic() - at < self._seconds
 
 
 class Opening(NamedTuple):

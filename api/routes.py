@@ -24,7 +24,7 @@ from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.command_publisher import CommandPublisher
 from api.job_json import job_json
 from api.jobs_repository import JobsRepository
-from api.progress_stream import open_stream, progress_events
+from api.progress_stream import FIRST_EVENT_SECONDS, open_stream, progress_events
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE, job_id_for
@@ -103,6 +103,7 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
     )
     await _publisher(request).publish(principal, command)
     job_id = job_id_for(principal.tenant_id, command_id)
+    request.app.state.just_submitted.add(job_id)
     return JSONResponse(
         {"id": job_id, "commandId": command_id, "status": ExportStatus.PENDING.value},
         status_code=202,
@@ -175,10 +176,12 @@ async def job_events(job_id: uuid.UUID, request: Request, principal: Caller) -> 
 async def progress(job_id: uuid.UUID, request: Request, principal: Caller) -> StreamingResponse:
     """`text/event-stream`: an `event: job` with the export as GET shows it, one more per
     progress report or change of state, and last an `event: done` with its final state.
-    A job submitted a moment ago can be followed at once, before GET finds it."""
+    A job submitted through this API a moment ago can be followed at once, before GET
+    finds it."""
     require(principal, READ_ROLE)
     feed, jobs = request.app.state.feed, _repository(request)
-    opening = await open_stream(feed, jobs, principal.tenant_id, str(job_id))
+    wait = FIRST_EVENT_SECONDS if str(job_id) in request.app.state.just_submitted else 0.0
+    opening = await open_stream(feed, jobs, principal.tenant_id, str(job_id), wait)
     if opening is None:
         raise _error(404, "NOT_FOUND", "Export job not found")
     events = progress_events(feed, jobs, principal.tenant_id, str(job_id), opening)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from api import responses
 from api.auth import Principal, authenticate
 from api.dev_token import DEMO_TENANTS, DEMO_USER, mint
 from config.settings import Settings
@@ -43,17 +44,23 @@ async def sign_in_options(request: Request) -> dict[str, bool]:
     return {"devLogin": _settings(request).dev_login}
 
 
-@session.post("/session/dev-login", summary="Development sign-in (local stack only)")
-async def dev_login(
-    request: Request, body: Annotated[DevLogin | None, Body()] = None
-) -> dict[str, Any]:
-    """A token for a demo tenant and user. Answers 404 unless EXPORT_DEV_LOGIN is on."""
+@session.post(
+    "/session/dev-login",
+    summary="Development sign-in (local stack only)",
+    responses={
+        400: responses.COMMON[400],
+        404: {"model": responses.ErrorBody, "description": "The development sign-in is off"},
+    },
+)
+async def dev_login(request: Request) -> dict[str, Any]:
+    """A token for a demo tenant and user (body optional: `{"tenantId", "userId"}`).
+    Answers 404 unless EXPORT_DEV_LOGIN is on."""
     settings = _settings(request)
     if not settings.dev_login:
         raise HTTPException(
             404, {"error": "NOT_FOUND", "message": "the development sign-in is off here"}
         )
-    who = body or DevLogin()
+    who = await _who(request)
     token = mint(
         str(who.tenant_id), str(who.user_id), DEV_ROLES, settings.jwt_secret, DEV_TOKEN_SECONDS
     )
@@ -67,7 +74,28 @@ async def dev_login(
     }
 
 
-@session.get("/me", summary="Who the token is")
+async def _who(request: Request) -> DevLogin:
+    raw = await request.body()
+    if not raw.strip():
+        return DevLogin()
+    try:
+        return DevLogin.model_validate_json(raw)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "reason": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise HTTPException(
+            400,
+            {
+                "error": "INVALID_REQUEST",
+                "message": "the body is not a sign-in",
+                "details": details,
+            },
+        ) from None
+
+
+@session.get("/me", summary="Who the token is", responses={401: responses.COMMON[401]})
 async def me(principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     return {
         "tenantId": principal.tenant_id,

@@ -10,7 +10,7 @@ from typing import Any
 
 from api.job_feed import JobFeed
 from api.jobs_repository import JobsRepository, StoredState
-from api.progress_stream import open_stream, progress_events
+from api.progress_stream import JustSubmitted, open_stream, progress_events
 from domain import quota
 from domain.catalogue import CATALOGUE
 from domain.catalogue_view import describe_catalogue, operators_for
@@ -221,3 +221,10 @@ async def test_another_tenants_new_job_is_not_found_on_the_feed_either() -> None
     assert not feed.followed
     nothing = await open_stream(FakeFeed([]), FakeJobs([None]), TENANT, JOB, 0.05)  # type: ignore[arg-type]
     assert nothing is None
+
+
+def test_only_jobs_submitted_here_a_moment_ago_may_wait_for_their_first_event() -> None:
+    submitted = JustSubmitted(seconds=60)
+    submitted.add(JOB)
+    assert JOB in submitted and "6a1f0c0e-0000-4000-8000-000000000002" not in submitted
+    assert JOB not in JustSubmitted(seconds=0) and JOB in submitted
