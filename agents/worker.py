@@ -31,7 +31,7 @@ from agents.task_consumers import TaskConsumerService, delivery_tasks, extractio
 from config import bootstrap
 from config.settings import Settings
 from config.topology import consumer_groups, partition_counts
-from extraction.planner import plan_export
+from extraction.planner import Planner
 from observability.health import Check
 from observability.health_server import HealthServer
 from observability.lag import LagMonitor
@@ -109,7 +109,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
 
     command = CommandCollaborators(
         settings=settings,
-        plan=functools.partial(plan_export, settings.reader_database_url),
+        plan=Planner(settings.reader_database_url).plan,
         quota=QuotaKeeper(parts.quotas, c.limits, c.quota_read_model),
         output_location=c.store.output_location,
     )
