@@ -25,7 +25,7 @@ from domain.plan import plan_by_key
 from domain.validation import validate_request
 from events.models import ExportCompletionNotice
 from extraction.excel_extractor import CUT_MARKER, extract_excel
-from extraction.progress import ProgressPolicy
+from extraction.progress import ExtractionStopped, ProgressPolicy
 from tests.integration.conftest import AdminDatabase
 
 # A tenant of its own, so these rows never touch the demo tenants' data.
@@ -236,6 +236,14 @@ def test_excel_has_typed_cells_and_notes_cut_text(
         (settings.store_dir / TENANT / notice.job_id / "manifest.json").read_text()
     )
     assert any("cut" in note for note in manifest["notes"])
+    # Dates and times are date cells with their formats; the header is bold, frozen, filtered.
+    sheet = openpyxl.load_workbook(paths(settings, notice)[0])["Trades"]
+    assert [c.number_format for c in sheet[3][:7]] == [
+        "General", "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss.000", "General", "0.0000", "0.000000",
+        "0.000000",
+    ]  # fmt: skip
+    assert all(c.font.b for c in sheet[1]) and sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:H5"
 
 
 def test_an_excel_file_continues_on_further_sheets(
@@ -270,6 +278,68 @@ def test_an_excel_file_continues_on_further_sheets(
     ]
     assert ids == [str(r[0]) for r in tricky_rows]
     assert result.rows == len(tricky_rows) and "Data (2), Data (3)" in result.notes[0]
+
+
+def test_an_excel_file_without_headers_holds_uuids_as_text(
+    settings: Settings, tricky_rows: list[tuple[Any, ...]], tmp_path: Path
+) -> None:
+    request, query = validate_request(
+        {
+            "name": "no headers",
+            "format": "EXCEL",
+            "queryDefinition": {
+                "source": "fact_trades",
+                "columns": [{"name": "tenant_id"}, {"name": "id"}, {"name": "notes"}],
+            },
+            "formatOptions": {"excel": {"includeHeaders": False}},
+        }
+    )
+    chunk = plan_by_key(len(tricky_rows), [], BIG_ID + 100, False, 100)[0]
+    result = extract_excel(
+        settings.reader_database_url,
+        TENANT,
+        query,
+        chunk,
+        request.excel_options(),
+        tmp_path / "x.xlsx",
+        lambda _: None,
+        ProgressPolicy(),
+        sheet_rows=5,
+    )
+    book = openpyxl.load_workbook(result.path)
+    assert book.sheetnames == ["Data", "Data (2)", "Data (3)"]
+    assert book["Data"].freeze_panes is None and book["Data"].auto_filter.ref is None
+    rows = [row for name in book.sheetnames for row in book[name].iter_rows(values_only=True)]
+    for got, want in zip(rows, tricky_rows, strict=True):
+        assert got[:2] == (TENANT, str(want[0]))
+        text = got[2].replace("_x000D_", "\r") if isinstance(got[2], str) else got[2]
+        assert text == want[7] or (want[7] == LONG_TEXT and text.endswith(CUT_MARKER))
+    assert result.rows == len(tricky_rows) and result.sha256 and len(result.notes) == 2
+
+
+def test_a_stopped_excel_export_leaves_no_file_behind(
+    settings: Settings, tricky_rows: list[tuple[Any, ...]], tmp_path: Path
+) -> None:
+    request, query = validate_request(
+        {
+            "name": "stopped",
+            "format": "EXCEL",
+            "queryDefinition": {"source": "fact_trades", "columns": [{"name": c} for c in COLUMNS]},
+        }
+    )
+    chunk = plan_by_key(len(tricky_rows), [], BIG_ID + 100, False, 100)[0]
+    with pytest.raises(ExtractionStopped, match="cancelled"):
+        extract_excel(
+            settings.reader_database_url,
+            TENANT,
+            query,
+            chunk,
+            request.excel_options(),
+            tmp_path / "x.xlsx",
+            lambda _: None,
+            ProgressPolicy(stop_check=lambda _stored: "cancelled"),
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_excel_puts_each_value_of_a_column_on_its_own_sheet(

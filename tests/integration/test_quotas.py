@@ -208,11 +208,17 @@ def test_counters_survive_a_worker_restart_without_leaking_a_reservation(
     set_limits(
         settings, BIG_TENANT, user, LimitsOverride(max_concurrent_exports=1, max_exports_per_day=3)
     )
-    # Three million rows to Excel take minutes: it is still running after the restart.
+    # Three million rows in thirty chunks, each sorting every row by a text column first:
+    # a minute or more of work, still running after the restart.
     slow = {
         "name": "slow",
-        "queryDefinition": {"source": "fact_trades", "columns": [{"name": "id"}]},
+        "queryDefinition": {
+            "source": "fact_trades",
+            "columns": [{"name": "id"}, {"name": "notes"}],
+            "orderBy": [{"column": "notes", "direction": "DESC"}],
+        },
         "format": "EXCEL",
+        "maxRowsPerFile": 100_000,
     }
     running = client.request_export(BIG_TENANT, user, slow)
     wait_until(settings, BIG_TENANT, user, running, {"PROCESSING"})
