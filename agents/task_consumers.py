@@ -241,14 +241,31 @@ def _group_client(bootstrap: str, group: str) -> dict[str, object]:
     }
 
 
+COORDINATOR_STARTING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def committed_offsets(
     bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
 ) -> list[TopicPartition]:
     """The group's committed offsets of those partitions that have one."""
     # The consumer's own committed() rather than the admin API: on a brand-new broker (no
     # offsets topic yet) the admin call crashed the process (a segfault in CI).
-    consumer = Consumer(_group_client(bootstrap, group))
-    try:
-        return [tp for tp in consumer.committed(tps, timeout=timeout) if tp.offset >= 0]
-    finally:
-        consumer.close()
+    deadline = time.monotonic() + timeout
+    while True:
+        consumer = Consumer(_group_client(bootstrap, group))
+        try:
+            left = max(1.0, deadline - time.monotonic())
+            return [tp for tp in consumer.committed(tps, timeout=left) if tp.offset >= 0]
+        except KafkaException as exc:
+            # A broker just started may still be placing the group's coordinator: soon over.
+            error = exc.args[0]
+            starting = error.code() in COORDINATOR_STARTING or error.retriable()
+            if not starting or time.monotonic() >= deadline:
+                raise
+        finally:
+            consumer.close()
+        time.sleep(0.5)

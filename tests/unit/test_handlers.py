@@ -10,7 +10,9 @@ from typing import Any
 
 import faust
 import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from agents import task_consumers
 from agents.command_agent import CommandCollaborators, handle_command_topics
 from agents.job_agent import JobCollaborators, handle_inbox
 from agents.partitioning import owner_partition
@@ -303,3 +305,30 @@ async def test_a_slow_handler_is_reported_with_where_it_waits() -> None:
         assert "in handler" in slow.awaiting[0] and any("inner_wait" in f for f in slow.awaiting)
     finally:
         registration.task.cancel()
+
+
+def test_committed_offsets_wait_out_a_coordinator_not_yet_placed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers: list[object] = [
+        KafkaException(KafkaError(KafkaError.NOT_COORDINATOR)),
+        [TopicPartition("export.tasks", 0, 7), TopicPartition("export.tasks", 1, -1001)],
+    ]
+
+    class FreshBroker:
+        def __init__(self, _config: object) -> None:
+            pass
+
+        def committed(self, tps: object, timeout: float) -> object:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(task_consumers, "Consumer", FreshBroker)
+    monkeypatch.setattr(task_consumers.time, "sleep", lambda _s: None)
+    found = task_consumers.committed_offsets("broker:9092", "g", [], timeout=5)
+    assert [(tp.partition, tp.offset) for tp in found] == [(0, 7)] and answers == []
