@@ -43,6 +43,14 @@ CHUNK_RETRY_SECONDS = 2.0
 DATABASE_FAILURES = (psycopg.OperationalError, adbc_errors.OperationalError)
 
 
+def is_database_failure(exc: BaseException) -> bool:
+    """A lost connection: psycopg's and ADBC's OperationalError, and what ADBC raises when the
+    connection goes while Arrow batches stream, a plain OSError that names libpq."""
+    if isinstance(exc, DATABASE_FAILURES):
+        return True
+    return type(exc) is OSError and str(exc).startswith("[libpq]")
+
+
 class SourceUnavailable(Exception):
     """The database kept failing for this chunk beyond its retry budget."""
 
@@ -205,7 +213,9 @@ class Extractor:
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             try:
                 return await asyncio.to_thread(extract)
-            except DATABASE_FAILURES as exc:
+            except Exception as exc:
+                if not is_database_failure(exc):
+                    raise
                 if attempt == CHUNK_ATTEMPTS:
                     raise SourceUnavailable(
                         f"the database failed {attempt} times; last: {type(exc).__name__}: {exc}"

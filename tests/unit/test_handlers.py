@@ -14,6 +14,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from agents import task_consumers
 from agents.command_agent import CommandCollaborators, handle_command_topics
+from agents.extractor_agent import is_database_failure
 from agents.job_agent import JobCollaborators, handle_inbox
 from agents.partitioning import owner_partition
 from agents.quota_keeper import QuotaKeeper
@@ -332,3 +333,10 @@ def test_committed_offsets_wait_out_a_coordinator_not_yet_placed(
     monkeypatch.setattr(task_consumers.time, "sleep", lambda _s: None)
     found = task_consumers.committed_offsets("broker:9092", "g", [], timeout=5)
     assert [(tp.partition, tp.offset) for tp in found] == [(0, 7)] and answers == []
+
+
+def test_a_connection_lost_while_arrow_batches_stream_is_a_database_failure() -> None:
+    lost = OSError("[libpq] Execution error [PGRES_FATAL_ERROR]: FATAL:  terminating connection")
+    assert is_database_failure(lost)
+    assert not is_database_failure(FileNotFoundError("[libpq] no: a missing file is ours"))
+    assert not is_database_failure(OSError("No space left on device"))
