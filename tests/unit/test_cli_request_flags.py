@@ -23,7 +23,7 @@ def flags(**values: Any) -> RequestFlags:
     return RequestFlags(**{"source": "fact_orders", "columns": ["id"], **values})
 
 
-def test_the_issue_example_builds_the_whole_request() -> None:
+def test_every_flag_of_a_typical_submit_builds_the_whole_request() -> None:
     request = build_request(
         flags(
             columns=["id,symbol:ticker", "quantity"],
