@@ -85,7 +85,7 @@ def psycopg_cursor(url: str, rows: int) -> Any:
     conn = psycopg.connect(url)
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     conn.read_only = True
-    conn.execute(f"SELECT set_config('app.tenant_id', '{TENANT}', false)")
+    conn.execute("SELECT set_config('app.tenant_id', %s, false)", [TENANT])
     conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
     cursor = conn.cursor(name="bench")
     cursor.itersize = 5000
@@ -99,7 +99,7 @@ def adbc_batches(url: str, rows: int) -> Iterator[Any]:
     from extraction.excel_extractor import BATCH_BYTES
 
     with adbc.connect(url) as conn, conn.cursor() as cursor:
-        cursor.execute(f"SELECT set_config('app.tenant_id', '{TENANT}', false)")
+        cursor.execute("SELECT set_config('app.tenant_id', $1, false)", parameters=(TENANT,))
         cursor.fetchall()
         cursor.adbc_statement.set_options(
             **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)}
