@@ -12,14 +12,13 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 from collections import defaultdict, deque
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException
 
 from events import codec
 from events.models import JobEvent
-from observability.logs import kafka_client_logging
+from projections.replicated_view import assign_whole_topic, ungrouped_consumer_config
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +73,9 @@ class JobFeed:
                 self._stopping.wait(5)
 
     def _consume(self) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                # Required by the client, never used: partitions are assigned, not committed.
-                "group.id": f"job-feed-{uuid.uuid4()}",
-                "enable.auto.commit": False,
-                "log_level": 3,
-                **kafka_client_logging(),
-            }
-        )
+        consumer = Consumer(ungrouped_consumer_config(self._bootstrap, "job-feed"))
         try:
-            metadata = consumer.list_topics(self._topic, timeout=30)
-            partitions = list(metadata.topics[self._topic].partitions)
-            consumer.assign([TopicPartition(self._topic, p, OFFSET_END) for p in partitions])
+            assign_whole_topic(consumer, self._topic, OFFSET_END)
             while not self._stopping.is_set():
                 message = consumer.poll(0.5)
                 if message is None or message.error() or message.value() is None:

@@ -23,6 +23,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def ungrouped_consumer_config(bootstrap: str, purpose: str) -> dict[str, object]:
+    """A consumer that assigns itself partitions: outside any group, committing nothing."""
+    return {
+        "bootstrap.servers": bootstrap,
+        # Required by the client, never used: offsets are assigned, not committed.
+        "group.id": f"{purpose}-{uuid.uuid4()}",
+        "enable.auto.commit": False,
+        "log_level": 3,
+        **kafka_client_logging(),
+    }
+
+
+def assign_whole_topic(consumer: Consumer, topic: str, offset: int) -> list[int]:
+    """Assign every partition of `topic` from `offset` (OFFSET_BEGINNING or OFFSET_END)."""
+    metadata = consumer.list_topics(topic, timeout=30)
+    partitions = list(metadata.topics[topic].partitions)
+    consumer.assign([TopicPartition(topic, p, offset) for p in partitions])
+    return partitions
+
+
 class ReplicatedView(Generic[T]):
     def __init__(self, bootstrap: str, topic: str, parse: Callable[[bytes], T]) -> None:
         self._bootstrap = bootstrap
@@ -51,20 +71,9 @@ class ReplicatedView(Generic[T]):
         threading.Thread(target=self._run, name=f"view-{self._topic}", daemon=True).start()
 
     def _run(self) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                # Required by the client, never used: offsets are assigned, not committed.
-                "group.id": f"view-{uuid.uuid4()}",
-                "enable.auto.commit": False,
-                "log_level": 3,
-                **kafka_client_logging(),
-            }
-        )
+        consumer = Consumer(ungrouped_consumer_config(self._bootstrap, "view"))
         try:
-            metadata = consumer.list_topics(self._topic, timeout=30)
-            partitions = list(metadata.topics[self._topic].partitions)
-            consumer.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions])
+            partitions = assign_whole_topic(consumer, self._topic, OFFSET_BEGINNING)
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self._topic, p))[1]
                 for p in partitions
