@@ -18,16 +18,21 @@ import psycopg
 
 from config.bootstrap import ReadModelConnection
 from domain import inbox, quota
-from observability.metrics import QUOTA_REJECTIONS
+from observability.metrics import LIMITS_NOT_CURRENT, QUOTA_REJECTIONS
 from projections.quota_usage import save_usage
 
 log = logging.getLogger(__name__)
+
+# A broker that cannot answer within this is down; the command agent cannot publish either.
+CURRENT_WITHIN_SECONDS = 15.0
 
 
 class LimitsSource(Protocol):
     def for_user(self, tenant_id: str, user_id: str) -> quota.Limits: ...
 
     def wait_until_loaded(self, timeout: float = 30) -> bool: ...
+
+    def wait_until_current(self, timeout: float) -> bool: ...
 
 
 class QuotaKeeper:
@@ -46,7 +51,7 @@ class QuotaKeeper:
     ) -> inbox.Acceptance | inbox.Rejection:
         """Reserve the planned rows, or reject naming the limit; the acceptance carries the
         tenant's size limit and retention in effect now."""
-        await self._limits_loaded()
+        await self._limits_current()
         limits = self._limits.for_user(tenant_id, user_id)
         today = quota.local_day(datetime.now(UTC), limits.timezone)
         key = _key(tenant_id, user_id)
@@ -85,6 +90,18 @@ class QuotaKeeper:
         no request is checked against defaults that an override has replaced."""
         if not self._limits.wait_until_loaded(0):
             await asyncio.to_thread(self._limits.wait_until_loaded, 30)
+
+    async def _limits_current(self) -> None:
+        """Wait (bounded) until this worker's copy of the limits holds every change made
+        before now: an override set a moment ago applies to the very next request."""
+        if await asyncio.to_thread(self._limits.wait_until_current, CURRENT_WITHIN_SECONDS):
+            return
+        LIMITS_NOT_CURRENT.inc()
+        log.warning(
+            "the limits could not be read to the topic's end within %s s; "
+            "checking this request against the limits read so far",
+            CURRENT_WITHIN_SECONDS,
+        )
 
     async def _copy_to_read_model(
         self, tenant_id: str, user_id: str, usage: quota.QuotaUsage

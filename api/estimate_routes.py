@@ -50,7 +50,7 @@ async def estimate_export(
             503,
             {"error": "SOURCE_UNAVAILABLE", "message": "the analytics database did not answer"},
         ) from None
-    limits = request.app.state.limits.for_user(principal.tenant_id, principal.user_id)
+    limits = await request.app.state.limits.current_for_user(principal.tenant_id, principal.user_id)
     usage = await jobs.quota_usage(principal.tenant_id, principal.user_id)
     today = quota.local_day(datetime.now(UTC), limits.timezone)
     problems = [

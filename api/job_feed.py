@@ -14,11 +14,18 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException
+from confluent_kafka import Consumer
 
 from events import codec
 from events.models import JobEvent
-from projections.replicated_view import assign_whole_topic, ungrouped_consumer_config
+from projections.topic_reading import (
+    READING_INTERRUPTED,
+    FetchWatch,
+    assign_from,
+    ends,
+    partitions_of,
+    ungrouped_consumer_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +75,26 @@ class JobFeed:
         while not self._stopping.is_set():
             try:
                 self._consume()
-            except KafkaException as exc:  # the broker went away: start again from the end
+            except READING_INTERRUPTED as exc:  # start again from the end
                 log.warning("job feed interrupted: %s; reading again in 5 s", exc)
                 self._stopping.wait(5)
 
     def _consume(self) -> None:
         consumer = Consumer(ungrouped_consumer_config(self._bootstrap, "job-feed"))
         try:
-            assign_whole_topic(consumer, self._topic, OFFSET_END)
+            partitions = partitions_of(consumer, self._topic)
+            next_offsets = ends(consumer, self._topic, partitions)
+            assign_from(consumer, self._topic, next_offsets)
+            watch = FetchWatch(self._topic, lambda: ends(consumer, self._topic, partitions))
             while not self._stopping.is_set():
                 message = consumer.poll(0.5)
-                if message is None or message.error() or message.value() is None:
+                if message is None:
+                    watch.check(next_offsets)
+                    continue
+                if message.error():
+                    continue
+                next_offsets[message.partition() or 0] = (message.offset() or 0) + 1
+                if message.value() is None:
                     continue
                 try:
                     event = codec.decode(message.value() or b"")

@@ -146,7 +146,7 @@ async def list_exports(
 async def quota_usage(request: Request, principal: Caller) -> dict[str, int]:
     """The caller's usage today against their limits (the seed's summary)."""
     require(principal, READ_ROLE)
-    limits = request.app.state.limits.for_user(principal.tenant_id, principal.user_id)
+    limits = await request.app.state.limits.current_for_user(principal.tenant_id, principal.user_id)
     usage = await _repository(request).quota_usage(principal.tenant_id, principal.user_id)
     return quota.summary(usage, limits, quota.local_day(datetime.now(UTC), limits.timezone))
 

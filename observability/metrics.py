@@ -34,6 +34,16 @@ SLOW_HANDLERS = Counter(
     "Messages an agent took longer than the stall interval to handle (its partitions waited).",
     ["agent"],
 )
+READERS_REMADE = Counter(
+    "export_topic_readers_remade_total",
+    "Whole-topic readers (limits, stop signals, job feed) found behind the broker without "
+    "moving, and made again.",
+    ["topic"],
+)
+LIMITS_NOT_CURRENT = Counter(
+    "export_limits_not_current_total",
+    "Quota checks made before this worker's copy of the limits could be shown current.",
+)
 DEAD_LETTERS = Counter(
     "export_dead_letters_total",
     "Messages sent to the dead-letter topic, by source topic and kind of reason.",

@@ -6,6 +6,7 @@ topic whole (projections/replicated_view.py) and keeps the latest override per k
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -35,6 +36,12 @@ class LimitsBook:
             DEFAULTS, self._view.get(tenant_id), self._view.get(f"{tenant_id}:{user_id}")
         )
 
+    async def current_for_user(self, tenant_id: str, user_id: str, within: float = 2.0) -> Limits:
+        """The user's limits once every change recorded before now has been read (past
+        `within` seconds, a broker that does not answer: those read so far)."""
+        await asyncio.to_thread(self._view.wait_until_current, within)
+        return self.for_user(tenant_id, user_id)
+
     def for_tenant(self, tenant_id: str) -> Limits:
         return effective_limits(DEFAULTS, self._view.get(tenant_id), None)
 
@@ -43,6 +50,10 @@ class LimitsBook:
 
     def wait_until_loaded(self, timeout: float = 30) -> bool:
         return self._view.wait_until_caught_up(timeout)
+
+    def wait_until_current(self, timeout: float) -> bool:
+        """Wait until every change recorded before now has been read."""
+        return self._view.wait_until_current(timeout)
 
 
 def publish_override(

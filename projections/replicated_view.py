@@ -3,44 +3,34 @@
 Limits and stop signals must be visible to every worker (and the API), whichever partitions
 it owns, so they are not read through a consumer group: each process assigns itself every
 partition from the beginning and keeps the latest value per key. A daemon thread polls;
-readers only look up the dict.
+readers look up the dict, and one that must see every record written before now (a quota
+check right after a limit changed) waits until the thread has read that far.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from observability.logs import kafka_client_logging
+from projections.topic_reading import (
+    READING_INTERRUPTED,
+    FetchWatch,
+    assign_from,
+    ends,
+    partitions_of,
+    ungrouped_consumer_config,
+    watermarks,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def ungrouped_consumer_config(bootstrap: str, purpose: str) -> dict[str, object]:
-    """A consumer that assigns itself partitions: outside any group, committing nothing."""
-    return {
-        "bootstrap.servers": bootstrap,
-        # Required by the client, never used: offsets are assigned, not committed.
-        "group.id": f"{purpose}-{uuid.uuid4()}",
-        "enable.auto.commit": False,
-        "log_level": 3,
-        **kafka_client_logging(),
-    }
-
-
-def assign_whole_topic(consumer: Consumer, topic: str, offset: int) -> list[int]:
-    """Assign every partition of `topic` from `offset` (OFFSET_BEGINNING or OFFSET_END)."""
-    metadata = consumer.list_topics(topic, timeout=30)
-    partitions = list(metadata.topics[topic].partitions)
-    consumer.assign([TopicPartition(topic, p, offset) for p in partitions])
-    return partitions
 
 
 class ReplicatedView(Generic[T]):
@@ -49,9 +39,13 @@ class ReplicatedView(Generic[T]):
         self._topic = topic
         self._parse = parse
         self._values: dict[str, T] = {}
+        # The next offset to read per partition, kept across consumers made again.
+        self._next: dict[int, int] = {}
         self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
         self._started = False
         self._caught_up = threading.Event()
+        self._admin: AdminClient | None = None
 
     def get(self, key: str) -> T | None:
         self.start()
@@ -59,8 +53,26 @@ class ReplicatedView(Generic[T]):
             return self._values.get(key)
 
     def wait_until_caught_up(self, timeout: float) -> bool:
+        """Wait until the topic has been read to the end it had when reading began."""
         self.start()
         return self._caught_up.wait(timeout)
+
+    def wait_until_current(self, timeout: float) -> bool:
+        """Wait until every record the topic holds now has been read; False if that could
+        not be done within `timeout` (the broker did not answer, or the reading lags)."""
+        deadline = time.monotonic() + timeout
+        if not self.wait_until_caught_up(timeout):
+            return False
+        try:
+            targets = self._ends_now(max(deadline - time.monotonic(), 0.1))
+        except (KafkaException, TimeoutError) as exc:
+            log.warning("view of %s: could not ask how far the topic goes: %s", self._topic, exc)
+            return False
+        with self._progress:
+            return self._progress.wait_for(
+                lambda: all(self._next.get(p, 0) >= end for p, end in targets.items()),
+                max(deadline - time.monotonic(), 0),
+            )
 
     def start(self) -> None:
         """Begin reading (once); also done by the first lookup."""
@@ -70,47 +82,66 @@ class ReplicatedView(Generic[T]):
             self._started = True
         threading.Thread(target=self._run, name=f"view-{self._topic}", daemon=True).start()
 
+    def _ends_now(self, timeout: float) -> dict[int, int]:
+        """The topic's high-water marks, asked from the caller's thread (an admin client is
+        safe to share; the polling thread's consumer is its own)."""
+        with self._lock:
+            partitions = list(self._next)
+            if self._admin is None:
+                self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+            admin = self._admin
+        asked = {TopicPartition(self._topic, p): OffsetSpec.latest() for p in partitions}
+        answers = admin.list_offsets(asked, request_timeout=timeout) if asked else {}
+        return {tp.partition: future.result(timeout).offset for tp, future in answers.items()}
+
     def _run(self) -> None:
+        while True:
+            try:
+                self._read()
+            except READING_INTERRUPTED as exc:
+                log.warning("view of %s interrupted: %s; reading again in 1 s", self._topic, exc)
+                time.sleep(1)
+
+    def _read(self) -> None:
         consumer = Consumer(ungrouped_consumer_config(self._bootstrap, "view"))
         try:
-            partitions = assign_whole_topic(consumer, self._topic, OFFSET_BEGINNING)
-            ends = {
-                p: consumer.get_watermark_offsets(TopicPartition(self._topic, p))[1]
-                for p in partitions
-            }
+            partitions = partitions_of(consumer, self._topic)
+            marks = watermarks(consumer, self._topic, partitions)
+            with self._lock:
+                for partition, (low, _) in marks.items():
+                    self._next.setdefault(partition, low)
+                start = dict(self._next)
+            assign_from(consumer, self._topic, start)
+            watch = FetchWatch(self._topic, lambda: ends(consumer, self._topic, partitions))
             while True:
                 message = consumer.poll(0.5)
                 if message is None:
-                    if not self._caught_up.is_set() and self._at_end(consumer, ends):
+                    with self._lock:
+                        read = dict(self._next)
+                    if all(read[p] >= high for p, (_, high) in marks.items()):
                         self._caught_up.set()
-                    continue
-                if message.error():
+                    watch.check(read)
+                elif message.error():
                     log.warning("view of %s: %s", self._topic, message.error())
-                    continue
-                self._apply(message.key(), message.value())
-        except KafkaException:
-            log.exception("view of %s stopped", self._topic)
+                else:
+                    self._apply(message)
+        finally:
+            consumer.close()
 
-    def _at_end(self, consumer: Consumer, ends: dict[int, int]) -> bool:
-        positions = consumer.position([TopicPartition(self._topic, p) for p in ends])
-        # A negative position means nothing was fetched yet: caught up only if empty.
-        return all(
-            tp.offset >= ends[tp.partition] if tp.offset >= 0 else ends[tp.partition] == 0
-            for tp in positions
-        )
-
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        name = key.decode(errors="replace")
-        if value is None:
-            with self._lock:
-                self._values.pop(name, None)
-            return
-        try:
-            parsed = self._parse(value)
-        except ValueError as exc:
-            log.warning("view of %s: unreadable value for %r: %s", self._topic, name, exc)
-            return
-        with self._lock:
-            self._values[name] = parsed
+    def _apply(self, message: Message) -> None:
+        key, value = message.key(), message.value()
+        parsed: T | None = None
+        if key is not None and value is not None:
+            try:
+                parsed = self._parse(value)
+            except ValueError as exc:
+                log.warning("view of %s: unreadable value for %r: %s", self._topic, key, exc)
+        with self._progress:
+            if key is not None:
+                name = key.decode(errors="replace")
+                if value is None:
+                    self._values.pop(name, None)
+                elif parsed is not None:
+                    self._values[name] = parsed
+            self._next[message.partition() or 0] = (message.offset() or 0) + 1
+            self._progress.notify_all()

@@ -66,6 +66,9 @@ class FakeLimits:
     def wait_until_loaded(self, timeout: float = 30) -> bool:
         return True
 
+    def wait_until_current(self, timeout: float) -> bool:
+        return True
+
 
 class RecordedPlanner:
     def __init__(self) -> None:
