@@ -23,8 +23,8 @@ from domain import inbox
 from domain.decisions import too_large
 from domain.request import ExportFormat
 from events.models import ExportFile
-from extraction.copy_extractor import ExtractedFile
 from extraction.extract import extract_chunk
+from extraction.part_series import ExtractedFile
 from extraction.progress import ExtractionStopped, ProgressPolicy, StopCheck
 from extraction.store import job_dir
 from observability.logs import log_context

@@ -273,14 +273,14 @@ def service_cells(url: str, rows: int, target: Path) -> None:
 
 def service(url: str, rows: int, target: Path) -> None:
     from domain.plan import plan_by_key
+    from extraction.chunk_work import ChunkWork
     from extraction.excel_extractor import extract_excel
     from extraction.progress import ProgressPolicy
 
     request, query = _query(rows)
     chunk = plan_by_key(rows, [], FIRST_ID + rows, False, rows)[0]
-    extract_excel(
-        url, TENANT, query, chunk, request.excel_options(), target, lambda _: None, ProgressPolicy()
-    )
+    work = ChunkWork(url, TENANT, query, chunk, lambda _: target, lambda _: None, ProgressPolicy())
+    extract_excel(work, request.excel_options())
 
 
 def _query(rows: int) -> Any:

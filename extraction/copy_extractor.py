@@ -8,31 +8,30 @@ stays at one write buffer whatever the chunk's size.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from psycopg import IsolationLevel, sql
+from psycopg import sql
 
 from extraction.block_writers import open_writer
-from extraction.progress import ProgressPolicy, ProgressReporter
-from extraction.store import partial_path, publish, remove_chunk_files
-from extraction.tenant_session import SESSION_SETTINGS, session_parameters
+from extraction.chunk_work import ChunkWork
+from extraction.part_series import ExtractedFile, PartSeries
+from extraction.progress import ProgressReporter
+from extraction.tenant_session import copy_session
+
+__all__ = [
+    "CompactJsonFraming",
+    "CsvFraming",
+    "ExtractedFile",
+    "Framing",
+    "PrettyJsonFraming",
+    "extract_with_copy",
+]
 
 WRITE_BUFFER_BYTES = 1 << 20
 Buffer = bytes | bytearray | memoryview
 UTF8_BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True)
-class ExtractedFile:
-    path: Path
-    rows: int
-    bytes: int
-    sha256: str
-    notes: tuple[str, ...] = ()
 
 
 class Framing:
@@ -105,30 +104,21 @@ class PrettyJsonFraming(Framing):
         return b"[]\n"
 
 
-class _FileSeries:
-    """The files one chunk's rows go into: a new one whenever the size limit would be passed.
-
-    Each file is complete on its own: framing head and tail, and the CSV header line again.
-    """
+class _FileSeries(PartSeries):
+    """Text files: a new part whenever the size limit would be passed. Each file is complete
+    on its own: framing head and tail, and the CSV header line again."""
 
     def __init__(self, name_for: Callable[[int], Path], framing: Framing, compression: str):
-        self.name_for = name_for
         self.framing = framing
         self.compression = compression
         self.header = b""
-        self.done: list[ExtractedFile] = []
-        self._open(1)
+        super().__init__(name_for)
 
-    def _open(self, part: int) -> None:
-        self.part = part
-        self.target = self.name_for(part)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = partial_path(self.target)
+    def _open_writer(self) -> None:
         self.out = open_writer(self.partial, self.compression)
-        self.rows = 0
         # What the file holds besides rows counts against its size limit from the start.
         self.bytes = len(self.framing.head + self.framing.tail) + (
-            len(self.header) if part > 1 else 0
+            len(self.header) if self.part > 1 else 0
         )
         self.first = True
 
@@ -142,99 +132,81 @@ class _FileSeries:
         self.rows += rows
         self.bytes += len(framed)
 
-    def finish(self) -> None:
+    def _close_writer(self) -> tuple[int, str]:
         # A new part is only opened for a row, so only part 1 can end up empty.
         self.out.write(self.framing.empty() if self.first else self.framing.tail)
-        size, digest = self.out.close()
-        publish(self.partial, self.target)
-        self.done.append(ExtractedFile(self.target, self.rows, size, digest))
-
-    def next(self) -> None:
-        self.finish()
-        self._open(self.part + 1)
-
-    def stored_bytes(self) -> int:
-        """What this chunk has stored so far (compressed, where it is)."""
-        return sum(f.bytes for f in self.done) + self.partial.stat().st_size
-
-    def abandon(self) -> None:
-        with contextlib.suppress(Exception):
-            self.out.close()
-        remove_chunk_files([f.path for f in self.done], self.partial)
+        return self.out.close()
 
 
 def extract_with_copy(
-    conninfo: str,
-    tenant_id: str,
+    work: ChunkWork,
     statement: sql.Composed,
     request_settings: Mapping[str, str],
     framing: Framing,
-    planned_rows: int,
-    name_for: Callable[[int], Path],
-    on_progress: Callable[[int], None],
-    policy: ProgressPolicy,
-    compression: str = "NONE",
-    max_file_bytes: int | None = None,
 ) -> list[ExtractedFile]:
-    """Write the COPY's rows to files named by `name_for(part)` and describe them.
+    """Write the COPY's rows to the chunk's files and describe them.
 
     One file, unless `max_file_bytes` (of uncompressed content) closes a file early: then
-    the rows continue in part 2, 3, ... Files are written as .partial and renamed when
-    complete; with GZIP or ZSTD they are compressed as they are written. `on_progress` gets
-    a running row count every `policy` rows or seconds; the counts in the result are exact.
+    the rows continue in part 2, 3, ... With GZIP or ZSTD files are compressed as they are
+    written. Progress is told every `policy` rows or seconds; the counts in the result are
+    exact.
     """
-    series = _FileSeries(name_for, framing, compression)
-    buffer = bytearray()
-    buffered_rows = 0
-    rows_done = 0
-    progress = ProgressReporter(on_progress, policy, planned_rows)
-    expect_header = framing.header_lines > 0
-    per_row = type(framing).row is not Framing.row
-    limit = max_file_bytes or 0
-
-    def flush() -> None:
-        nonlocal buffered_rows
-        series.write(bytes(buffer), buffered_rows)
-        buffer.clear()
-        buffered_rows = 0
-
+    series = _FileSeries(work.name_for, framing, work.compression)
     try:
-        with psycopg.connect(conninfo) as conn:
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute(SESSION_SETTINGS, session_parameters(tenant_id, request_settings))
-                with cursor.copy(statement) as copy:
-                    for data in copy:
-                        if expect_header:
-                            # COPY's first row is the header: kept to start every part with.
-                            series.header = bytes(data)
-                            buffer += data
-                            expect_header = False
-                            continue
-                        row = framing.row(data) if per_row else data
-                        if (
-                            limit
-                            and series.bytes
-                            + len(buffer)
-                            + len(row)
-                            + (buffered_rows + 1) * framing.row_overhead
-                            > limit
-                            and series.rows + buffered_rows > 0
-                        ):
-                            flush()
-                            series.next()
-                        buffer += row
-                        buffered_rows += 1
-                        if len(buffer) < WRITE_BUFFER_BYTES:
-                            continue
-                        rows_done += buffered_rows
-                        flush()
-                        progress.update(rows_done, series.stored_bytes())
-                if buffer:
-                    flush()
-                series.finish()
+        with copy_session(work.conninfo, work.tenant_id, request_settings) as cursor:
+            with cursor.copy(statement) as copy:
+                _CopyLoop(series, work.max_file_bytes or 0, work.reporter()).run(copy)
+            series.finish()
     except BaseException:
         series.abandon()
         raise
     return series.done
+
+
+class _CopyLoop:
+    """COPY's rows into blocks of about WRITE_BUFFER_BYTES, each written whole. The loop runs
+    once per row, so it keeps its state in locals and calls nothing it need not."""
+
+    def __init__(self, series: _FileSeries, limit: int, progress: ProgressReporter) -> None:
+        self.series = series
+        self.limit = limit
+        self.progress = progress
+
+    def run(self, rows: Iterable[Buffer]) -> None:
+        series, framing, limit = self.series, self.series.framing, self.limit
+        buffer = bytearray()
+        buffered = 0
+        done = 0
+        expect_header = framing.header_lines > 0
+        per_row = type(framing).row is not Framing.row
+        for data in rows:
+            if expect_header:
+                # COPY's first row is the header: kept to start every part with.
+                series.header = bytes(data)
+                buffer += data
+                expect_header = False
+                continue
+            row = framing.row(data) if per_row else data
+            if limit and self._would_pass_limit(len(buffer), buffered, len(row)):
+                series.write(bytes(buffer), buffered)
+                buffer.clear()
+                buffered = 0
+                series.next()
+            buffer += row
+            buffered += 1
+            if len(buffer) < WRITE_BUFFER_BYTES:
+                continue
+            done += buffered
+            series.write(bytes(buffer), buffered)
+            buffer.clear()
+            buffered = 0
+            self.progress.update(done, series.stored_bytes())
+        if buffer:
+            series.write(bytes(buffer), buffered)
+
+    def _would_pass_limit(self, buffered_bytes: int, buffered_rows: int, row_bytes: int) -> bool:
+        """Whether one more row would take the current file past the size limit (a file
+        always takes at least one row)."""
+        series = self.series
+        framed = buffered_bytes + row_bytes + (buffered_rows + 1) * series.framing.row_overhead
+        return series.bytes + framed > self.limit and series.rows + buffered_rows > 0

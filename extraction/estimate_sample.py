@@ -11,7 +11,6 @@ from typing import Any
 
 import psycopg
 import zstandard
-from psycopg import IsolationLevel
 
 from domain.estimate import Sample
 from domain.plan import ChunkPlan
@@ -19,7 +18,7 @@ from domain.request import CsvOptions, ExportFormat, ExportRequest
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
 from extraction.block_writers import ZSTD_LEVEL, gzip_compressor
-from extraction.tenant_session import SESSION_SETTINGS, session_parameters
+from extraction.tenant_session import enter_tenant, read_only_snapshot
 
 SAMPLE_ROWS = 2_000
 # Above this many rows (by the planner's estimate) counting costs seconds: the estimate is
@@ -33,13 +32,9 @@ async def sample_export(
     text_format = request.format in (ExportFormat.CSV, ExportFormat.JSON, ExportFormat.NDJSON)
     csv = request.csv_options() if request.format is ExportFormat.CSV else CsvOptions()
     async with await psycopg.AsyncConnection.connect(conninfo) as conn:
-        await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
-        await conn.set_read_only(True)
+        await read_only_snapshot(conn)
         async with conn.transaction():
-            await conn.execute(
-                SESSION_SETTINGS,
-                session_parameters(tenant_id, sql_builder.request_settings(query, csv)),
-            )
+            await enter_tenant(conn, tenant_id, sql_builder.request_settings(query, csv))
             hwm = await _scalar(conn, sql_builder.high_water_mark(query, tenant_id))
             planned = await _planned_rows(conn, query, tenant_id, hwm)
             exact = planned <= EXACT_COUNT_LIMIT

@@ -15,21 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import adbc_driver_postgresql.dbapi as adbc
 import pyarrow.compute as pc
 from psycopg import sql
 
 from domain.catalogue import ColumnType
-from domain.plan import ChunkPlan
 from domain.request import ExcelOptions
-from domain.validation import OutputColumn, ResolvedQuery
+from domain.validation import OutputColumn
 from extraction import sql_builder
-from extraction.copy_extractor import ExtractedFile
+from extraction.chunk_work import ChunkWork
 from extraction.excel_cells import CELL_LIMIT, CUT_MARKER
 from extraction.excel_sheets import SheetNames, SheetWriter
-from extraction.progress import ProgressPolicy, ProgressReporter
-from extraction.store import hash_file, partial_path, publish
-from extraction.tenant_session import SESSION_SETTINGS_POSITIONAL, session_parameters
+from extraction.part_series import ExtractedFile, PartSeries
+from extraction.store import hash_file
+from extraction.tenant_session import arrow_session
 from extraction.xlsx_book import Styles, XlsxBook
 
 __all__ = ["CELL_LIMIT", "CUT_MARKER", "SHEET_ROWS", "SheetNames", "extract_excel"]
@@ -41,40 +39,41 @@ BATCH_BYTES = 1 << 20
 EMPTY_KEY = "(empty)"
 
 
+class _WorkbookFile(PartSeries):
+    """The chunk's one .xlsx file: its size is known only once its zip is closed, so rows
+    alone limit it (sheets past 1,048,576 rows, never a second file)."""
+
+    def __init__(self, name_for: Callable[[int], Path], styles: Styles) -> None:
+        self.styles = styles
+        super().__init__(name_for)
+
+    def _open_writer(self) -> None:
+        self.book = XlsxBook(self.partial, self.styles)
+
+    def _close_writer(self) -> tuple[int, str]:
+        self.book.close()
+        digest, size = hash_file(self.partial)
+        return size, digest
+
+    def _drop_writer(self) -> None:
+        self.book.abandon()
+
+
 def extract_excel(
-    conninfo: str,
-    tenant_id: str,
-    query: ResolvedQuery,
-    chunk: ChunkPlan,
-    options: ExcelOptions,
-    target: Path,
-    on_progress: Callable[[int], None],
-    policy: ProgressPolicy,
-    sheet_rows: int = SHEET_ROWS,
+    work: ChunkWork, options: ExcelOptions, sheet_rows: int = SHEET_ROWS
 ) -> ExtractedFile:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
+    query = work.query
     styles = Styles()
-    progress = ProgressReporter(on_progress, policy, chunk.row_count)
+    progress = work.reporter()
     by_value = query.sheet_by is not None
     statement = sql_builder.select_chunk(
-        query, tenant_id, chunk, render=_render, with_sheet_key=by_value
+        query, work.tenant_id, work.chunk, render=_render, with_sheet_key=by_value
     )
-    book = XlsxBook(partial, styles)
-    rows = 0
+    settings = sql_builder.request_settings(query)
+    workbook = _WorkbookFile(work.name_for, styles)
     try:
-        sheets = SheetWriter(book, styles, options, query.columns, sheet_rows)
-        with adbc.connect(conninfo) as conn, conn.cursor() as cursor:
-            # One snapshot, and read only: nothing an export runs may write.
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            session = session_parameters(tenant_id, sql_builder.request_settings(query))
-            cursor.execute(
-                SESSION_SETTINGS_POSITIONAL, parameters=(session["tenant"], session["request"])
-            )
-            cursor.fetchall()
-            cursor.adbc_statement.set_options(
-                **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)}
-            )
+        sheets = SheetWriter(workbook.book, styles, options, query.columns, sheet_rows)
+        with arrow_session(work.conninfo, work.tenant_id, settings, BATCH_BYTES) as cursor:
             cursor.execute(statement.as_string(None))
             for batch in cursor.fetch_record_batch():
                 columns = batch.columns
@@ -82,29 +81,30 @@ def extract_excel(
                     sheets.write_by_key(columns[:-1], pc.fill_null(columns[-1], EMPTY_KEY))
                 else:
                     sheets.write(columns, options.sheet_name)
-                rows += batch.num_rows
-                progress.update(rows)
-            conn.rollback()
+                workbook.rows += batch.num_rows
+                progress.update(workbook.rows)
         sheets.finish()
-        book.close()
+        workbook.finish(_notes(workbook.target.name, sheets))
     except BaseException:
-        book.abandon()
-        partial.unlink(missing_ok=True)
+        workbook.abandon()
         raise
+    return workbook.done[0]
+
+
+def _notes(file_name: str, sheets: SheetWriter) -> tuple[str, ...]:
+    """What the reader of the manifest should know about how the rows were laid out."""
     notes = []
     if sheets.names.overflowed:
         notes.append(
-            f"{target.name}: rows continue on further sheets ({sheets.rows_per_sheet:,} rows"
+            f"{file_name}: rows continue on further sheets ({sheets.rows_per_sheet:,} rows"
             f" each at most): {', '.join(sheets.names.overflowed)}"
         )
     if sheets.cut_cells:
         notes.append(
-            f"{target.name}: {sheets.cut_cells} text cells longer than {CELL_LIMIT:,} "
+            f"{file_name}: {sheets.cut_cells} text cells longer than {CELL_LIMIT:,} "
             f"characters were cut and end with {CUT_MARKER!r}"
         )
-    digest, size = hash_file(partial)
-    publish(partial, target)
-    return ExtractedFile(target, rows, size, digest, tuple(notes))
+    return tuple(notes)
 
 
 def _render(column: OutputColumn) -> sql.Composable:

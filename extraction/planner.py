@@ -6,14 +6,13 @@ import asyncio
 from typing import Any
 
 import psycopg
-from psycopg import IsolationLevel
 from psycopg_pool import AsyncConnectionPool
 
 from domain.inbox import Acceptance
 from domain.plan import plan_by_key, plan_by_offset
 from domain.validation import ResolvedQuery
 from extraction import sql_builder
-from extraction.tenant_session import SESSION_SETTINGS, session_parameters
+from extraction.tenant_session import enter_tenant, read_only_snapshot
 
 
 class Planner:
@@ -26,7 +25,7 @@ class Planner:
             min_size=1,
             max_size=max_connections,
             open=False,
-            configure=_read_only_snapshot,
+            configure=read_only_snapshot,
             # A connection the database dropped (a restart) is replaced, not handed out.
             check=AsyncConnectionPool.check_connection,
         )
@@ -43,11 +42,6 @@ class Planner:
         await self._pool.close()
 
 
-async def _read_only_snapshot(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
-    await conn.set_read_only(True)
-
-
 async def plan_export(
     conn: psycopg.AsyncConnection[Any], tenant_id: str, query: ResolvedQuery, rows_per_file: int
 ) -> Acceptance:
@@ -58,10 +52,7 @@ async def plan_export(
     can be redone later and still mean the same rows.
     """
     async with conn.transaction():
-        await conn.execute(
-            SESSION_SETTINGS,
-            session_parameters(tenant_id, sql_builder.request_settings(query)),
-        )
+        await enter_tenant(conn, tenant_id, sql_builder.request_settings(query))
         hwm = await _scalar(conn, sql_builder.high_water_mark(query, tenant_id))
         total = await _scalar(conn, sql_builder.count_rows(query, tenant_id, hwm))
         if not query.ordered_by_key:

@@ -21,9 +21,10 @@ import zstandard
 
 from client.export_client import ExportClient
 from config.settings import Settings
-from domain.plan import plan_by_key
-from domain.validation import validate_request
+from domain.plan import ChunkPlan, plan_by_key
+from domain.validation import ResolvedQuery, validate_request
 from events.models import ExportCompletionNotice
+from extraction.chunk_work import ChunkWork
 from extraction.excel_extractor import CUT_MARKER, extract_excel
 from extraction.progress import ExtractionStopped, ProgressPolicy
 from tests.integration.conftest import AdminDatabase
@@ -108,6 +109,15 @@ def export(client: ExportClient, export_format: str, **extra: Any) -> ExportComp
 
 def paths(settings: Settings, notice: ExportCompletionNotice) -> list[Path]:
     return [settings.store_dir / TENANT / notice.job_id / f.name for f in notice.files]
+
+
+def excel_work(
+    settings: Settings, query: ResolvedQuery, chunk: ChunkPlan, target: Path, policy: ProgressPolicy
+) -> ChunkWork:
+    """One chunk written by the Excel writer straight into `target`, as a worker runs it."""
+    return ChunkWork(
+        settings.reader_database_url, TENANT, query, chunk, lambda _: target, lambda _: None, policy
+    )
 
 
 def moment(text: str) -> datetime:
@@ -259,14 +269,8 @@ def test_an_excel_file_continues_on_further_sheets(
     )
     chunk = plan_by_key(len(tricky_rows), [], BIG_ID + 100, False, 100)[0]
     result = extract_excel(
-        settings.reader_database_url,
-        TENANT,
-        query,
-        chunk,
+        excel_work(settings, query, chunk, tmp_path / "x.xlsx", ProgressPolicy()),
         request.excel_options(),
-        tmp_path / "x.xlsx",
-        lambda _: None,
-        ProgressPolicy(),
         sheet_rows=5,
     )
     book = openpyxl.load_workbook(result.path, read_only=True)
@@ -296,14 +300,8 @@ def test_an_excel_file_without_headers_holds_uuids_as_text(
     )
     chunk = plan_by_key(len(tricky_rows), [], BIG_ID + 100, False, 100)[0]
     result = extract_excel(
-        settings.reader_database_url,
-        TENANT,
-        query,
-        chunk,
+        excel_work(settings, query, chunk, tmp_path / "x.xlsx", ProgressPolicy()),
         request.excel_options(),
-        tmp_path / "x.xlsx",
-        lambda _: None,
-        ProgressPolicy(),
         sheet_rows=5,
     )
     book = openpyxl.load_workbook(result.path)
@@ -329,15 +327,10 @@ def test_a_stopped_excel_export_leaves_no_file_behind(
     )
     chunk = plan_by_key(len(tricky_rows), [], BIG_ID + 100, False, 100)[0]
     with pytest.raises(ExtractionStopped, match="cancelled"):
+        policy = ProgressPolicy(stop_check=lambda _stored: "cancelled")
         extract_excel(
-            settings.reader_database_url,
-            TENANT,
-            query,
-            chunk,
+            excel_work(settings, query, chunk, tmp_path / "x.xlsx", policy),
             request.excel_options(),
-            tmp_path / "x.xlsx",
-            lambda _: None,
-            ProgressPolicy(stop_check=lambda _stored: "cancelled"),
         )
     assert list(tmp_path.iterdir()) == []
 
