@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 from harness import COLUMNS, ROOT, TENANT, run_service, stack
 
 from client.export_client import ExportClient
@@ -52,6 +54,30 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+class PostgresCpu:
+    """PostgreSQL's CPU seconds over a span, sampled every 0.1 s on a thread: each chunk
+    opens a backend of its own and closes it when done, so reading the processes only at
+    the start and the end would miss most of the work."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, float] = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+        self._last = dict(self._first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            for pid in postgres_pids():
+                self._first.setdefault(pid, 0.0)  # started during the span
+                self._last[pid] = cpu_seconds([pid]) or self._last.get(pid, 0.0)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
+
+
 def postgres_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -68,6 +94,13 @@ def worker_pids(count: int) -> list[int]:
     return [
         int((ROOT / f".stack/pids/worker-{n}.pid").read_text().strip()) for n in range(1, count + 1)
     ]
+
+
+def seeded_enough(settings: Settings, trades: int) -> bool:
+    """Seeding truncates and refills; a stack already holding the rows is left as it is."""
+    with psycopg.connect(settings.admin_database_url) as conn:
+        row = conn.execute("SELECT max(id) FROM analytics.fact_trades").fetchone()
+    return bool(row and row[0] and row[0] >= trades)
 
 
 def start_workers(settings: Settings, count: int) -> None:
@@ -105,8 +138,7 @@ def request(rows: int, file_rows: int) -> dict[str, object]:
 def timed(workers: int, case: str, exports: list[tuple[str, dict[str, object]]]) -> Run:
     """Send every export at once, wait for every notice; CPU shares over the same span."""
     client = ExportClient(Settings.from_env().kafka_bootstrap_servers)
-    backends = postgres_pids()
-    postgres_before = cpu_seconds(backends)
+    postgres = PostgresCpu()
     workers_before = cpu_seconds(worker_pids(workers))
     started = time.perf_counter()
     jobs = [client.request_export(TENANT, user, body) for user, body in exports]
@@ -117,9 +149,7 @@ def timed(workers: int, case: str, exports: list[tuple[str, dict[str, object]]])
             raise RuntimeError(f"{case}: export ended {notice.status}: {notice.error_message}")
         rows += notice.total_rows
     seconds = time.perf_counter() - started
-    # Backends that started during the run count from zero; those that ended are lost,
-    # which undercounts PostgreSQL a little, never over.
-    postgres_cpu = cpu_seconds(sorted(set(postgres_pids()) | set(backends))) - postgres_before
+    postgres_cpu = postgres.stop()
     workers_cpu = cpu_seconds(worker_pids(workers)) - workers_before
     client.close()
     machine = seconds * (os.cpu_count() or 1)
@@ -132,7 +162,8 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
     settings = Settings.from_env()
-    stack("seed", str(3 * args.rows))
+    if not seeded_enough(settings, 3 * args.rows):
+        stack("seed", str(3 * args.rows))
     runs: list[Run] = []
     for count in [int(n) for n in args.workers.split(",")]:
         start_workers(settings, count)
