@@ -45,7 +45,7 @@ class _Server(asyncssh.SSHServer):
         return secrets.compare_digest(password, self._password)
 
 
-async def serve(port: int, root: Path, host_key: Path, keys: Path) -> None:
+async def serve(host: str, port: int, root: Path, host_key: Path, keys: Path) -> None:
     password = (keys / "user_password").read_text().strip()
 
     def rooted(channel: asyncssh.SSHServerChannel) -> asyncssh.SFTPServer:
@@ -54,7 +54,7 @@ async def serve(port: int, root: Path, host_key: Path, keys: Path) -> None:
         return asyncssh.SFTPServer(channel, chroot=str(home).encode())
 
     await asyncssh.listen(
-        "127.0.0.1",
+        host,
         port,
         server_factory=lambda: _Server(password),
         server_host_keys=[str(host_key)],
@@ -71,6 +71,9 @@ def main() -> None:
     keys = commands.add_parser("keys")
     keys.add_argument("folder", type=Path)
     run = commands.add_parser("serve")
+    # Loopback on the local stack; every interface in a container, where the worker is
+    # another host.
+    run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, required=True)
     run.add_argument("--root", type=Path, required=True)
     run.add_argument("--host-key", type=Path, required=True)
@@ -79,7 +82,7 @@ def main() -> None:
     if args.command == "keys":
         make_keys(args.folder)
     else:
-        asyncio.run(serve(args.port, args.root, args.host_key, args.keys))
+        asyncio.run(serve(args.host, args.port, args.root, args.host_key, args.keys))
 
 
 if __name__ == "__main__":
