@@ -6,13 +6,15 @@ own: everything it shows comes from the /v1 routes with the user's token.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-WEB_DIR = Path(__file__).with_name("web")
+# Package data; StaticFiles serves from a folder on disk, which a wheel installs as files.
+WEB_DIR = Path(str(resources.files("api") / "web"))
 
 page = APIRouter(include_in_schema=False)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from config.environment import (
+    DEV_JWT_SECRET,
+    DEV_LINK_SECRET,
+    SettingsError,
+    read_environment,
+    unsafe_settings,
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +23,9 @@ class S3Settings:
     bucket: str
     access_key_id: str | None
     secret_access_key: str | None
+    # Where users' browsers reach the store, when not at endpoint_url: download links are
+    # signed for this address.
+    public_endpoint_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,64 +99,72 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        port = int(env.get("EXPORT_API_PORT", "8080"))
+        """From the process's environment (`config.environment`); a SettingsError names
+        every variable that does not parse."""
+        env = read_environment()
+        development = env.environment == "development"
         return cls(
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
-            admin_database_url=env.get(
-                "DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:15433/analytics"
-            ),
-            reader_database_url=env.get(
-                "EXPORT_READER_DATABASE_URL",
-                "postgresql://export_reader:export_reader@127.0.0.1:15433/analytics",
-            ),
-            service_database_url=env.get(
-                "EXPORT_SERVICE_DATABASE_URL",
-                "postgresql://export_service:export_service@127.0.0.1:15433/analytics",
-            ),
-            store_dir=Path(env.get("EXPORT_STORE_DIR", ".stack/exports")).resolve(),
-            worker_data_dir=Path(env.get("EXPORT_WORKER_DATA_DIR", ".stack/worker")).resolve(),
-            # The development default is documented in the README; production sets its own.
-            jwt_secret=env.get("EXPORT_JWT_SECRET", "dev-only-export-jwt-secret-change-me-32b"),
-            # Signs download links; a secret of its own, so links outlive a JWT key rotation.
-            link_secret=env.get("EXPORT_LINK_SECRET", "dev-only-export-link-secret-change-me-32"),
-            api_port=port,
-            api_url=env.get("EXPORT_API_URL", f"http://127.0.0.1:{port}"),
-            partitions=int(env.get("EXPORT_TOPIC_PARTITIONS", "4")),
-            retention_days=int(env.get("EXPORT_RETENTION_DAYS", "7")),
-            store=env.get("EXPORT_STORE", "local"),
-            store_by_tenant=_pairs(env.get("EXPORT_STORE_BY_TENANT", "")),
+            kafka_bootstrap_servers=env.kafka_bootstrap_servers,
+            admin_database_url=env.admin_database_url,
+            reader_database_url=env.reader_database_url,
+            service_database_url=env.service_database_url,
+            store_dir=env.store_dir.resolve(),
+            worker_data_dir=env.worker_data_dir.resolve(),
+            # Unset outside development: the worker and the API then refuse to start
+            # (config.environment.unsafe_settings); tools that sign nothing still run.
+            jwt_secret=env.jwt_secret or (DEV_JWT_SECRET if development else ""),
+            link_secret=env.link_secret or (DEV_LINK_SECRET if development else ""),
+            api_port=env.api_port,
+            api_url=env.api_url or f"http://127.0.0.1:{env.api_port}",
+            partitions=env.partitions,
+            retention_days=env.retention_days,
+            store=env.store,
+            store_by_tenant=_pairs(env.store_by_tenant),
             s3_store=S3Settings(
-                endpoint_url=env.get("EXPORT_S3_ENDPOINT_URL") or None,
-                region=env.get("EXPORT_S3_REGION", "us-east-1"),
-                bucket=env["EXPORT_S3_BUCKET"],
-                access_key_id=env.get("EXPORT_S3_ACCESS_KEY_ID") or None,
-                secret_access_key=env.get("EXPORT_S3_SECRET_ACCESS_KEY") or None,
+                endpoint_url=env.s3_endpoint_url or None,
+                region=env.s3_region,
+                bucket=env.s3_bucket,
+                access_key_id=env.s3_access_key_id or None,
+                secret_access_key=env.s3_secret_access_key or None,
+                public_endpoint_url=env.s3_public_endpoint_url or None,
             )
-            if env.get("EXPORT_S3_BUCKET")
+            if env.s3_bucket
             else None,
-            delivery_secrets_file=_path_or_none(env.get("EXPORT_DELIVERY_SECRETS")),
-            sftp_known_hosts=_path_or_none(env.get("EXPORT_SFTP_KNOWN_HOSTS")),
+            delivery_secrets_file=_resolved(env.delivery_secrets_file),
+            sftp_known_hosts=_resolved(env.sftp_known_hosts),
             smtp=SmtpSettings(
-                host=env["EXPORT_SMTP_HOST"],
-                port=int(env.get("EXPORT_SMTP_PORT", "587")),
-                sender=env.get("EXPORT_SMTP_SENDER", "exports@localhost"),
-                username=env.get("EXPORT_SMTP_USERNAME") or None,
-                password=env.get("EXPORT_SMTP_PASSWORD") or None,
-                ca_file=_path_or_none(env.get("EXPORT_SMTP_CA_FILE")),
+                host=env.smtp_host,
+                port=env.smtp_port,
+                sender=env.smtp_sender,
+                username=env.smtp_username or None,
+                password=env.smtp_password or None,
+                ca_file=_resolved(env.smtp_ca_file),
             )
-            if env.get("EXPORT_SMTP_HOST")
+            if env.smtp_host
             else None,
-            delivery_max_attempts=int(env.get("EXPORT_DELIVERY_MAX_ATTEMPTS", "5")),
-            delivery_retry_seconds=float(env.get("EXPORT_DELIVERY_RETRY_SECONDS", "30")),
-            worker_http_host=env.get("EXPORT_WORKER_HTTP_HOST", "127.0.0.1"),
-            worker_http_port=int(env.get("EXPORT_WORKER_HTTP_PORT", "8081")),
-            log_format=env.get("EXPORT_LOG_FORMAT", "json"),
-            log_level=env.get("EXPORT_LOG_LEVEL", "INFO"),
-            stall_seconds=float(env.get("EXPORT_STALL_SECONDS", "10")),
-            stall_rereads=int(env.get("EXPORT_STALL_REREADS", "3")),
-            lag_interval_seconds=float(env.get("EXPORT_LAG_INTERVAL_SECONDS", "5")),
-            dev_login=env.get("EXPORT_DEV_LOGIN", "false").lower() in ("1", "true", "yes"),
+            delivery_max_attempts=env.delivery_max_attempts,
+            delivery_retry_seconds=env.delivery_retry_seconds,
+            worker_http_host=env.worker_http_host,
+            worker_http_port=env.worker_http_port,
+            log_format=env.log_format,
+            log_level=env.log_level,
+            stall_seconds=env.stall_seconds,
+            stall_rereads=env.stall_rereads,
+            lag_interval_seconds=env.lag_interval_seconds,
+            dev_login=env.dev_login,
+        )
+
+
+def refuse_unsafe_start(process: str) -> None:
+    """Stop the worker or the API before it serves anyone on unsafe settings."""
+    try:
+        problems = unsafe_settings(read_environment())
+    except SettingsError as exc:
+        raise SystemExit(f"{process}: {exc}") from None
+    if problems:
+        raise SystemExit(
+            f"{process}: refusing to start: {'; '.join(problems)}. Set them, or set "
+            "EXPORT_ENVIRONMENT=development on a machine of your own."
         )
 
 
@@ -156,5 +174,5 @@ def _pairs(text: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def _path_or_none(text: str | None) -> Path | None:
-    return Path(text).resolve() if text else None
+def _resolved(path: Path | None) -> Path | None:
+    return path.resolve() if path else None

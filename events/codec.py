@@ -1,7 +1,7 @@
 """Avro encoding of commands and events in the single-object format of the Avro spec.
 
 Each message is `C3 01` + the 8-byte CRC-64-AVRO fingerprint of its writer schema + the
-Avro body, so any reader holding schemas/ can tell the type and decode it without a
+Avro body, so any reader holding events/schemas/ can tell the type and decode it without a
 schema registry.
 """
 

@@ -1,6 +1,6 @@
 """Commands (requests) and job events (facts), as typed immutable models.
 
-Field names match the Avro schemas in schemas/ one to one (camelCase on the wire).
+Field names match the Avro schemas in events/schemas/ one to one (camelCase on the wire).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every schema version that ever wrote messages, so old messages still decode.
 
-`schemas/history/` keeps each version (named types expanded in place), named by its
+`events/schemas/history/` keeps each version (named types expanded in place), named by its
 fingerprint. The codec reads a message with the schema that wrote it and resolves it to the
 current one (Avro schema resolution: new fields take their defaults). After changing a schema
 in a compatible way, record it: `python -m events.schema_history`; a unit test fails until
@@ -10,13 +10,17 @@ the current version of every schema is recorded.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# Package data, found wherever the package is installed. fastavro reads the named types a
+# schema uses from the files beside it, so it needs a folder on disk: a wheel installs as
+# files, never zipped.
+SCHEMA_DIR = Path(str(resources.files("events") / "schemas"))
 HISTORY_DIR = SCHEMA_DIR / "history"
 
 

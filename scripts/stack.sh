@@ -51,6 +51,8 @@ export EXPORT_SERVICE_DATABASE_URL=postgresql://export_service:export_service@12
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export EXPORT_API_PORT=$API_PORT
 export EXPORT_API_URL=http://127.0.0.1:$API_PORT
+# A development stack on loopback: its well-known secrets and the sign-in button are allowed.
+export EXPORT_ENVIRONMENT=development
 export EXPORT_JWT_SECRET=\${EXPORT_JWT_SECRET:-dev-only-export-jwt-secret-change-me-32b}
 export EXPORT_LINK_SECRET=\${EXPORT_LINK_SECRET:-dev-only-export-link-secret-change-me-32}
 export EXPORT_STORE_DIR=$STACK/exports

@@ -37,6 +37,21 @@ class ExportStore:
             config.endpoint_url, config.region, config.access_key_id, config.secret_access_key
         )
 
+    @cached_property
+    def _s3_for_links(self) -> Any:
+        """Signs download links for the address users reach the store at, which can differ
+        from the one the service uses (a container network's host name); signing needs no
+        connection."""
+        config = self._settings.s3_store
+        if config is None or not config.public_endpoint_url:
+            return self._s3
+        return s3_helpers.client(
+            config.public_endpoint_url,
+            config.region,
+            config.access_key_id,
+            config.secret_access_key,
+        )
+
     def output_location(self, tenant_id: str, job_id: str) -> str:
         """Where a new job's files go, by the tenant's configured store."""
         kind = self._settings.store_for(tenant_id)
@@ -100,7 +115,7 @@ class ExportStore:
         if not s3_helpers.is_uri(location):
             return None
         bucket, key = s3_helpers.parse_uri(location)
-        return s3_helpers.presigned_get(self._s3, bucket, key, seconds, file_name)
+        return s3_helpers.presigned_get(self._s3_for_links, bucket, key, seconds, file_name)
 
 
 def join(location: str, name: str) -> str:
