@@ -1,0 +1,45 @@
+"""`python -m agents worker` (or `export-worker`): a worker process running every agent.
+
+The worker's number (`EXPORT_WORKER_ID`, 1 by default) names its data folder, its Kafka
+client ids and its health port. Logs go to stderr as JSON lines, or as text with
+`EXPORT_LOG_FORMAT=text`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import faust
+
+from agents.worker import build_worker
+from config.settings import Settings, refuse_unsafe_start
+from observability.logs import logging_config
+
+
+def main() -> None:
+    # Options after `worker` (from older start scripts, such as --loglevel) are not needed:
+    # the settings say how to log.
+    if len(sys.argv) < 2 or sys.argv[1] != "worker":
+        sys.exit("usage: python -m agents worker")
+    run_worker()
+
+
+def run_worker() -> None:
+    """The `export-worker` console script."""
+    refuse_unsafe_start("worker")
+    settings = Settings.from_env()
+    worker = build_worker(settings, os.environ.get("EXPORT_WORKER_ID", "1"))
+    faust.Worker(
+        worker.app,
+        *([worker.health] if worker.health else []),
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_format, settings.log_level),
+        # No banner or spinner on stdout: every line the worker writes is a log record.
+        quiet=True,
+        redirect_stdouts=False,
+    ).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Command handler: turns RequestExport and CancelExport commands into job inbox messages.
+
+It validates a request (schema, catalogue, role), counts and plans it against the
+database, checks and reserves the user's quota, and hands the outcome to the job agent,
+which records the events. It also settles quotas when jobs end: one agent reads the
+commands and the settlements, so a user's commands and the settlements of its jobs are
+handled one at a time, by the owner of the user's quota (agents/quota_keeper.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+
+from agents.partitioning import owner_partition
+from agents.quota_keeper import QuotaKeeper
+from agents.runner import Effect, Received, Send, Undecodable
+from config.settings import Settings
+from domain import inbox
+from domain.decisions import job_id_for
+from domain.validation import RequestInvalid, ResolvedQuery, resolve
+from events import codec
+from events.models import CancelExport, RequestExport
+from observability.logs import log_context
+
+log = logging.getLogger(__name__)
+
+CREATE_ROLE = "exports:create"
+PLANNING_ATTEMPTS = 3
+PLANNING_RETRY_SECONDS = 2.0
+
+# (tenant, query, rows per file) -> the plan; extraction.planner.plan_export, bound to the
+# reader's database.
+Planner = Callable[[str, ResolvedQuery, int], Awaitable[inbox.Acceptance]]
+
+
+@dataclass(frozen=True)
+class CommandCollaborators:
+    settings: Settings
+    plan: Planner
+    quota: QuotaKeeper
+    # (tenant, job) -> where the job's files will be kept (the store chosen for the tenant).
+    output_location: Callable[[str, str], str]
+
+
+async def handle_command_topics(received: Received, c: CommandCollaborators) -> list[Effect]:
+    """A command or a quota settlement, whichever topic the message came from."""
+    if received.topic == c.settings.quota_inbox_topic:
+        await _settle(received, c)
+        return []
+    moved = _moved_to_owner(received, c.settings)
+    if moved is not None:
+        return [moved]
+    return await handle_command(received.value, c)
+
+
+async def _settle(received: Received, c: CommandCollaborators) -> None:
+    try:
+        settlement = inbox.QuotaSettlement.model_validate_json(received.value)
+    except ValueError as exc:
+        raise Undecodable(f"not a settlement: {exc}") from exc
+    with log_context(job_id=settlement.job_id, tenant_id=settlement.tenant_id):
+        await c.quota.settle(settlement)
+
+
+def _moved_to_owner(received: Received, settings: Settings) -> Send | None:
+    """A command keyed tenant:user that arrived on another partition than its owner's goes
+    there first (another client's partitioner put it here)."""
+    if not received.key:
+        return None
+    owner = owner_partition(received.key, settings.partitions)
+    if received.partition == owner:
+        return None
+    return Send(
+        settings.commands_topic,
+        received.key,
+        received.value,
+        partition=owner,
+        headers=received.headers,
+    )
+
+
+async def handle_command(value: bytes, c: CommandCollaborators) -> list[Effect]:
+    try:
+        command = codec.decode(value)
+    except codec.UndecodableMessage as exc:
+        raise Undecodable(str(exc)) from exc
+    if not isinstance(command, RequestExport | CancelExport):
+        raise Undecodable(f"{type(command).__name__} is not a command")
+    if not _ids_are_uuids(command):
+        raise Undecodable("tenantId and userId must be UUIDs")
+    if isinstance(command, CancelExport):
+        with log_context(job_id=command.job_id, tenant_id=command.tenant_id):
+            return [_cancel_requested(command, c.settings)]
+    job_id = job_id_for(command.tenant_id, command.command_id)
+    with log_context(job_id=job_id, tenant_id=command.tenant_id):
+        return [await _open_job(command, job_id, c)]
+
+
+def _cancel_requested(command: CancelExport, settings: Settings) -> Send:
+    message = inbox.CancelRequested(
+        job_id=command.job_id,
+        message_id=command.command_id,
+        tenant_id=command.tenant_id,
+        user_id=command.user_id,
+        reason=command.reason or "cancelled by the user",
+        roles=command.roles,
+    )
+    return Send(settings.job_inbox_topic, command.job_id, inbox.encode_inbox(message))
+
+
+def _ids_are_uuids(command: RequestExport | CancelExport) -> bool:
+    try:
+        UUID(command.tenant_id)
+        UUID(command.user_id)
+    except ValueError:
+        return False
+    return True
+
+
+async def _open_job(command: RequestExport, job_id: str, c: CommandCollaborators) -> Send:
+    outcome = await _decide(command, c)
+    if isinstance(outcome, inbox.Acceptance):
+        location = c.output_location(command.tenant_id, job_id)
+        outcome = outcome.model_copy(update={"output_location": location})
+        outcome = await c.quota.reserve(command.tenant_id, command.user_id, job_id, outcome)
+    message = inbox.OpenJob(
+        job_id=job_id,
+        message_id=command.command_id,
+        tenant_id=command.tenant_id,
+        user_id=command.user_id,
+        command_id=command.command_id,
+        request=command.request,
+        outcome=outcome,
+    )
+    log.info("job %s from command %s: %s", job_id, command.command_id, type(outcome).__name__)
+    return Send(c.settings.job_inbox_topic, job_id, inbox.encode_inbox(message))
+
+
+async def _decide(
+    command: RequestExport, c: CommandCollaborators
+) -> inbox.Acceptance | inbox.Rejection:
+    if CREATE_ROLE not in command.roles:
+        return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
+    try:
+        query = resolve(command.request)
+    except RequestInvalid as exc:
+        first = exc.errors[0]
+        return inbox.Rejection(code="INVALID_REQUEST", reason=str(exc), field=first.field)
+    rows_per_file = command.request.max_rows_per_file or c.settings.default_max_rows_per_file
+    for attempt in range(1, PLANNING_ATTEMPTS + 1):
+        try:
+            return await c.plan(command.tenant_id, query, rows_per_file)
+        except psycopg.OperationalError as exc:
+            log.warning("planning attempt %d failed: %s", attempt, exc)
+            if attempt == PLANNING_ATTEMPTS:
+                return inbox.Rejection(
+                    code="SOURCE_UNAVAILABLE",
+                    reason="the analytics database could not be reached; try again later",
+                )
+            await asyncio.sleep(PLANNING_RETRY_SECONDS**attempt)
+    raise AssertionError("unreachable")

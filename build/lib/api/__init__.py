@@ -1,0 +1,1 @@
+"""The read-model HTTP API: submit, list, inspect, download and cancel exports."""

@@ -1,0 +1,1 @@
+"""exportctl: the export service from a terminal (submit, watch, list, download)."""

@@ -1,0 +1,1 @@
+"""Configuration of the service and the wiring of its collaborators."""

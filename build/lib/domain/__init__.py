@@ -1,0 +1,1 @@
+"""Pure domain logic: the catalogue, request validation, the job fold and its decisions."""

@@ -1,0 +1,1 @@
+"""Commands, job events and the completion notice, with their Avro encoding."""

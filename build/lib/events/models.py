@@ -1,0 +1,200 @@
+"""Commands (requests) and job events (facts), as typed immutable models.
+
+Field names match the Avro schemas in events/schemas/ one to one (camelCase on the wire).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from domain.plan import ChunkPlan
+from domain.request import ExportRequest, ExportStatus
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=False
+    )
+
+
+# Commands: what clients ask for, on export.commands keyed by tenant:user.
+
+
+class RequestExport(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    request: ExportRequest
+
+
+class CancelExport(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    job_id: str
+    reason: str | None = None
+
+
+Command = RequestExport | CancelExport
+
+
+# Events: what happened to a job, on export.events keyed by job id.
+
+
+class Envelope(Message):
+    event_id: str
+    job_id: str
+    tenant_id: str
+    user_id: str
+    sequence: int
+    occurred_at: datetime
+    causation_id: str
+
+
+class Event(Message):
+    envelope: Envelope
+
+
+class ExportRequested(Event):
+    command_id: str
+    request: ExportRequest
+
+
+class ExportAccepted(Event):
+    total_rows: int
+    high_water_mark: int
+    max_rows_per_file: int
+    chunks: list[ChunkPlan]
+    # Empty in events from before stores were configurable: those files are in the local store.
+    output_location: str = ""
+    # The tenant's limits when the job was accepted (None: no limit, the service default).
+    max_export_bytes: int | None = None
+    retention_days: int | None = None
+
+
+class ExportRejected(Event):
+    code: str
+    reason: str
+    field: str | None = None
+
+
+class ExportStarted(Event):
+    pass
+
+
+class ExportProgressed(Event):
+    chunk_index: int
+    chunk_rows: int
+    processed_rows: int
+
+
+class ExportFile(Message):
+    chunk_index: int
+    part: int = 1
+    name: str
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    notes: list[str] = []
+
+
+class ChunkExtracted(Event):
+    file: ExportFile
+    compression: str = "NONE"
+    # How many files this chunk made: more than one when maxFileBytes closed a file early.
+    chunk_files: int = 1
+
+
+class ExportCompleted(Event):
+    total_rows: int
+    total_bytes: int
+    files: list[ExportFile]
+    output_path: str
+    download_url: str
+    expires_at: datetime
+
+
+class ExportFailed(Event):
+    code: str
+    reason: str
+
+
+class ExportCancelled(Event):
+    reason: str
+
+
+class ExportExpired(Event):
+    reason: str
+
+
+class ExportDelivered(Event):
+    method: str
+    attempt: int
+    destination: str
+
+
+class DeliveryFailed(Event):
+    method: str
+    attempt: int
+    reason: str
+    permanent: bool
+    next_attempt_at: datetime | None = None
+
+
+JobEvent = (
+    ExportRequested
+    | ExportAccepted
+    | ExportRejected
+    | ExportStarted
+    | ExportProgressed
+    | ChunkExtracted
+    | ExportCompleted
+    | ExportFailed
+    | ExportCancelled
+    | ExportExpired
+    | ExportDelivered
+    | DeliveryFailed
+)
+
+TERMINAL_STATUSES = {
+    ExportStatus.COMPLETED,
+    ExportStatus.FAILED,
+    ExportStatus.CANCELLED,
+    ExportStatus.EXPIRED,
+}
+
+
+# The public completion notice, on export.completions keyed by job id.
+
+
+class CompletionFile(Message):
+    name: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+class ExportCompletionNotice(Message):
+    job_id: str
+    command_id: str
+    tenant_id: str
+    user_id: str
+    status: ExportStatus
+    occurred_at: datetime
+    total_rows: int
+    files: list[CompletionFile]
+    download_url: str | None = None
+    expires_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    delivery_method: str = "DOWNLOAD"
+    delivery_status: str | None = None
+    delivery_error: str | None = None

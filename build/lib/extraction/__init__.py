@@ -1,0 +1,1 @@
+"""Reading export rows out of PostgreSQL: SQL building, chunk planning, CSV extraction."""

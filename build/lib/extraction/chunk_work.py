@@ -1,0 +1,31 @@
+"""One chunk to extract, as every format's writer takes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.plan import ChunkPlan
+from domain.validation import ResolvedQuery
+from extraction.progress import ProgressPolicy, ProgressReporter
+
+
+@dataclass(frozen=True)
+class ChunkWork:
+    """Where the rows come from, which rows, where they go and how progress is told."""
+
+    conninfo: str
+    tenant_id: str
+    query: ResolvedQuery
+    chunk: ChunkPlan
+    # The stored path of the chunk's file number n (from 1); more than one only when a size
+    # limit splits the chunk.
+    name_for: Callable[[int], Path]
+    on_progress: Callable[[int], None]
+    policy: ProgressPolicy
+    compression: str = "NONE"
+    max_file_bytes: int | None = None
+
+    def reporter(self) -> ProgressReporter:
+        return ProgressReporter(self.on_progress, self.policy, self.chunk.row_count)

@@ -1,0 +1,90 @@
+"""Extract one chunk in the export's format: the one entry point the extractor agent calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from domain.plan import ChunkPlan
+from domain.request import ExportFormat, ExportRequest
+from domain.validation import resolve
+from extraction import sql_builder
+from extraction.block_writers import stored_name
+from extraction.chunk_work import ChunkWork
+from extraction.copy_extractor import (
+    CompactJsonFraming,
+    CsvFraming,
+    Framing,
+    PrettyJsonFraming,
+    extract_with_copy,
+)
+from extraction.formats import chunk_file_name
+from extraction.part_series import ExtractedFile
+from extraction.progress import ProgressPolicy
+
+
+def extract_chunk(
+    conninfo: str,
+    tenant_id: str,
+    request: ExportRequest,
+    chunk: ChunkPlan,
+    folder: Path,
+    on_progress: Callable[[int], None],
+    policy: ProgressPolicy,
+) -> list[ExtractedFile]:
+    """Write the chunk's file (or files, when maxFileBytes splits it) into `folder`."""
+    split = request.max_file_bytes is not None
+
+    def name_for(part: int) -> Path:
+        name = chunk_file_name(chunk.index, request.format, part if split else None)
+        return folder / stored_name(name, request.compression)
+
+    work = ChunkWork(
+        conninfo,
+        tenant_id,
+        resolve(request),
+        chunk,
+        name_for,
+        on_progress,
+        policy,
+        request.compression,
+        request.max_file_bytes,
+    )
+    # Parquet and Excel writers are imported when first used: pyarrow and ADBC alone add
+    # some 80 MB to a worker that may only ever write CSV.
+    match request.format:
+        case ExportFormat.PARQUET:
+            from extraction.parquet_extractor import extract_parquet
+
+            return extract_parquet(work, request.parquet_options())
+        case ExportFormat.EXCEL:
+            from extraction.excel_extractor import extract_excel
+
+            return [extract_excel(work, request.excel_options())]
+        case ExportFormat.CSV:
+            return _extract_csv(work, request)
+        case ExportFormat.JSON | ExportFormat.NDJSON:
+            return _extract_json(work, request)
+
+
+def _extract_csv(work: ChunkWork, request: ExportRequest) -> list[ExtractedFile]:
+    csv = request.csv_options()
+    statement = sql_builder.copy_chunk_csv(work.query, work.tenant_id, work.chunk, csv)
+    settings = sql_builder.request_settings(work.query, csv)
+    framing = CsvFraming(csv.byte_order_mark, csv.include_headers)
+    return extract_with_copy(work, statement, settings, framing)
+
+
+def _extract_json(work: ChunkWork, request: ExportRequest) -> list[ExtractedFile]:
+    options = request.json_options()
+    # NDJSON is one compact object per line by definition, so `pretty` is for JSON.
+    pretty = options.pretty and request.format is ExportFormat.JSON
+    statement = sql_builder.copy_chunk_json(
+        work.query, work.tenant_id, work.chunk, options.date_format, pretty
+    )
+    framing: Framing
+    if request.format is ExportFormat.NDJSON:
+        framing = Framing()
+    else:
+        framing = PrettyJsonFraming() if pretty else CompactJsonFraming()
+    return extract_with_copy(work, statement, sql_builder.request_settings(work.query), framing)

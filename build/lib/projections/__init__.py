@@ -1,0 +1,1 @@
+"""Read models in PostgreSQL, folded from export.events and rebuildable from it."""
