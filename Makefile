@@ -26,10 +26,12 @@ seed: up
 services: seed
 	scripts/stack.sh restart-services
 
+# Every script run here sees the stack's settings, as the services do (among them
+# EXPORT_ENVIRONMENT=development, without which the development secrets are refused).
 demo: services
-	$(PY) scripts/demo.py
+	eval "$$(scripts/stack.sh env)" && $(PY) scripts/demo.py
 
-# Chromium and tmux, for the web page's and exportctl's tests.
+# Chromium, tmux and docker-compose, for the web page's, exportctl's and packaging tests.
 test-tools:
 	scripts/test-tools.sh
 
@@ -60,12 +62,12 @@ bench-deps: $(BENCH_VENV)/.installed
 
 bench: venv bench-deps
 	scripts/stack.sh up
-	$(BENCH_VENV)/bin/python bench/csv_end_to_end.py
-	$(BENCH_VENV)/bin/python bench/formats_end_to_end.py
+	eval "$$(scripts/stack.sh env)" && $(BENCH_VENV)/bin/python bench/csv_end_to_end.py
+	eval "$$(scripts/stack.sh env)" && $(BENCH_VENV)/bin/python bench/formats_end_to_end.py
 	eval "$$(scripts/stack.sh env)" && $(BENCH_VENV)/bin/python bench/delivery_end_to_end.py
 
 rebuild-read-model: venv
-	$(PY) -m projections.rebuild
+	eval "$$(scripts/stack.sh env)" && $(PY) -m projections.rebuild
 
 # Regenerates the locks with uv, keeping every pin they hold unless UPGRADE=--upgrade:
 # runtime (what the image installs), dev (the same pins plus the tools), the Dockerfile's
