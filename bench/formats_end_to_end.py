@@ -8,7 +8,7 @@ For each size, on the same query (N trades of one tenant, 11 columns), in one ru
 | CSV, GZIP | `psql \\copy` piped through `gzip -1` |
 | CSV, ZSTD | `psql \\copy` piped through `zstd -3` |
 | NDJSON, JSON | `psql \\copy` of row_to_json rows; ADBC batches into polars' write_ndjson |
-| PARQUET (snappy) | a plain script streaming ADBC batches into ParquetWriter |
+| PARQUET (snappy) | ADBC batches streamed into ParquetWriter; connectorx into one Arrow table |
 | EXCEL | a plain xlsxwriter constant-memory script |
 | (CSV again) | pandas read_sql in chunks to CSV, what many users write |
 
@@ -97,6 +97,12 @@ def main() -> int:
                     str(rows),
                     f"{out}/p.parquet",
                 ],
+                "connectorx -> Parquet": [
+                    python,
+                    str(PEERS / "connectorx_parquet.py"),
+                    str(rows),
+                    f"{out}/cx.parquet",
+                ],
                 "xlsxwriter script": [
                     python,
                     str(PEERS / "xlsxwriter_plain.py"),
@@ -117,7 +123,7 @@ def main() -> int:
                 "CSV+ZSTD": ["psql CSV | zstd -3"],
                 "NDJSON": ["psql row_to_json", "ADBC -> polars NDJSON"],
                 "JSON": ["psql row_to_json", "ADBC -> polars NDJSON"],
-                "PARQUET": ["ADBC -> ParquetWriter"],
+                "PARQUET": ["ADBC -> ParquetWriter", "connectorx -> Parquet"],
                 "EXCEL": ["xlsxwriter script"],
             }
             timings: dict[str, Timing] = {}
