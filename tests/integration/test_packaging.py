@@ -40,6 +40,9 @@ UV = Path(sys.executable).with_name("uv")
 # A worker number and an API port of their own, beside the stack's.
 WORKER_ID = "7"
 API_PORT = 18099
+# What a copy of the checkout to build from leaves out: data, environments, caches, outputs.
+NOT_SOURCE = (".stack", ".venv*", ".git", "test-artefacts", "build", "dist", "*.egg-info")
+NOT_SOURCE += ("__pycache__", ".mypy_cache", ".ruff_cache", "bench")
 COMPOSE_SECRETS = {"EXPORT_JWT_SECRET": "j" * 40, "EXPORT_LINK_SECRET": "l" * 40}
 
 
@@ -47,7 +50,10 @@ COMPOSE_SECRETS = {"EXPORT_JWT_SECRET": "j" * 40, "EXPORT_LINK_SECRET": "l" * 40
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment outside the checkout holding the runtime lock and the wheel."""
     folder = tmp_path_factory.mktemp("wheel")
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(folder / "dist"), str(ROOT)])
+    # Built from a copy: setuptools leaves a build/ folder in the tree it builds.
+    source = folder / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(folder / "dist"), str(source)])
     (wheel,) = (folder / "dist").glob("export_service-*.whl")
     venv = folder / "venv"
     run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)])

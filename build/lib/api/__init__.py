@@ -1,1 +1,0 @@
-"""The read-model HTTP API: submit, list, inspect, download and cancel exports."""

@@ -1,1 +1,0 @@
-"""exportctl: the export service from a terminal (submit, watch, list, download)."""

@@ -1,1 +1,0 @@
-"""Configuration of the service and the wiring of its collaborators."""

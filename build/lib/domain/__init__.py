@@ -1,1 +1,0 @@
-"""Pure domain logic: the catalogue, request validation, the job fold and its decisions."""

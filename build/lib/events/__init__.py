@@ -1,1 +1,0 @@
-"""Commands, job events and the completion notice, with their Avro encoding."""

@@ -1,1 +1,0 @@
-"""Reading export rows out of PostgreSQL: SQL building, chunk planning, CSV extraction."""

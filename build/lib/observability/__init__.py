@@ -1,1 +1,0 @@
-"""What operators see of a running process: metrics, health and structured logs."""

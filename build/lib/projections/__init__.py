@@ -1,1 +1,0 @@
-"""Read models in PostgreSQL, folded from export.events and rebuildable from it."""
