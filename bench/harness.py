@@ -66,21 +66,27 @@ def fresh_worker(settings: Settings) -> None:
     run_service(settings, 10, "CSV")
 
 
-def run_service(
-    settings: Settings, rows: int, export_format: str, **extra: Any
-) -> tuple[float, list[Path]]:
-    """Command sent -> ExportCompleted, for `rows` rows; returns seconds and the files."""
-    client = ExportClient(settings.kafka_bootstrap_servers)
-    request = {
+def trades_request(rows: int, export_format: str, **extra: Any) -> dict[str, Any]:
+    """The benchmark's query as an export request: tenant 1's first `rows` trades."""
+    return {
         "name": f"bench {export_format} {rows}",
         "queryDefinition": {
             "source": "fact_trades",
             "columns": [{"name": c} for c in COLUMNS],
+            # Tenant 1 owns every third id: exactly `rows` rows.
             "filters": [{"column": "id", "operator": "<=", "value": 3 * rows}],
         },
         "format": export_format,
         **extra,
     }
+
+
+def run_service(
+    settings: Settings, rows: int, export_format: str, **extra: Any
+) -> tuple[float, list[Path]]:
+    """Command sent -> ExportCompleted, for `rows` rows; returns seconds and the files."""
+    client = ExportClient(settings.kafka_bootstrap_servers)
+    request = trades_request(rows, export_format, **extra)
     started = time.perf_counter()
     job_id = client.request_export(TENANT, USER, request)
     notice = client.wait_for_completion(job_id, timeout=3600)

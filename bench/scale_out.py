@@ -21,10 +21,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
-from harness import COLUMNS, ROOT, TENANT, run_service, stack
+from harness import ROOT, TENANT, run_service, stack, trades_request
 
 from client.export_client import ExportClient
 from config.settings import Settings
@@ -121,21 +122,7 @@ def start_workers(settings: Settings, count: int) -> None:
     run_service(settings, 10, "CSV")  # joined and warm
 
 
-def request(rows: int, file_rows: int) -> dict[str, object]:
-    return {
-        "name": f"scale-out {rows}",
-        "queryDefinition": {
-            "source": "fact_trades",
-            "columns": [{"name": c} for c in COLUMNS],
-            # Tenant 1 owns every third id: exactly `rows` rows.
-            "filters": [{"column": "id", "operator": "<=", "value": 3 * rows}],
-        },
-        "format": "CSV",
-        "maxRowsPerFile": file_rows,
-    }
-
-
-def timed(workers: int, case: str, exports: list[tuple[str, dict[str, object]]]) -> Run:
+def timed(workers: int, case: str, exports: list[tuple[str, dict[str, Any]]]) -> Run:
     """Send every export at once, wait for every notice; CPU shares over the same span."""
     client = ExportClient(Settings.from_env().kafka_bootstrap_servers)
     postgres = PostgresCpu()
@@ -167,10 +154,13 @@ def main() -> int:
     runs: list[Run] = []
     for count in [int(n) for n in args.workers.split(",")]:
         start_workers(settings, count)
-        one = [(str(uuid.uuid4()), request(args.rows, FILE_ROWS))]
+        one = [(str(uuid.uuid4()), trades_request(args.rows, "CSV", maxRowsPerFile=FILE_ROWS))]
         runs.append(timed(count, "one export", one))
         tenth = args.rows // 10
-        ten = [(str(uuid.uuid4()), request(tenth, tenth)) for _ in range(10)]
+        ten = [
+            (str(uuid.uuid4()), trades_request(tenth, "CSV", maxRowsPerFile=tenth))
+            for _ in range(10)
+        ]
         runs.append(timed(count, "ten at once", ten))
     os.environ.pop("EXPORT_WORKERS")
     stack("restart-services")
