@@ -1,8 +1,9 @@
 # One image for the worker and the API; docker-compose.yml picks the command
 # (export-worker, export-api, export-topics, ...).
 #
-# The first stage builds the service's wheel; the second installs the runtime dependencies,
-# every one pinned by hash, then that wheel, and runs as a user without privileges. No
+# The first stage builds the wheels of the client (the contract with other services) and of
+# the service; the second installs the runtime dependencies, every one pinned by hash, then
+# those two wheels, and runs as a user without privileges. No
 # development tool (pytest, mypy, ruff, moto, ...) reaches the image.
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -12,7 +13,6 @@ COPY pyproject.toml README.md ./
 COPY agents agents
 COPY api api
 COPY cli cli
-COPY client client
 COPY config config
 COPY delivery delivery
 COPY domain domain
@@ -21,7 +21,9 @@ COPY extraction extraction
 COPY observability observability
 COPY projections projections
 COPY stores stores
-RUN python -m build --wheel --no-isolation --outdir /dist
+COPY client client
+RUN python -m build --wheel --no-isolation --outdir /dist client \
+    && python -m build --wheel --no-isolation --outdir /dist .
 
 FROM python:3.11-slim
 COPY requirements/runtime.lock /tmp/runtime.lock

@@ -7,11 +7,11 @@ ROWS ?= 1000000
 .PHONY: venv up seed services demo test test-tools unit lint down status env bench bench-deps rebuild-read-model lock
 
 # Every package pinned and checked by hash (requirements/dev.lock: the runtime lock's pins
-# plus the development tools); the service itself is installed editable on top.
-$(VENV)/.installed: requirements/dev.lock pyproject.toml
+# plus the development tools); the client and the service are installed editable on top.
+$(VENV)/.installed: requirements/dev.lock pyproject.toml client/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e ./client -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -52,10 +52,10 @@ lint: venv
 # The peers' libraries (pandas, polars) live in a venv of their own: ADBC's DB-API imports
 # them when present, which would swell the service's own workers.
 BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed: requirements/dev.lock bench/requirements.lock pyproject.toml
+$(BENCH_VENV)/.installed: requirements/dev.lock bench/requirements.lock pyproject.toml client/pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock -r bench/requirements.lock
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e ./client -e .
 	touch $@
 
 bench-deps: $(BENCH_VENV)/.installed
@@ -71,11 +71,14 @@ rebuild-read-model: venv
 
 # Regenerates the locks with uv, keeping every pin they hold unless UPGRADE=--upgrade:
 # runtime (what the image installs), dev (the same pins plus the tools), the Dockerfile's
-# build stage, and the benchmarks' peers.
+# build stage, the client's own (its tests run with nothing else), and the benchmarks' peers.
+# The client is this checkout's own, installed from its folder or wheel: no pin, no hash.
 LOCK := $(VENV)/bin/uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 $(UPGRADE)
 lock: venv
-	$(LOCK) pyproject.toml -o requirements/runtime.lock
-	$(LOCK) pyproject.toml --extra dev -c requirements/runtime.lock -o requirements/dev.lock
+	$(LOCK) pyproject.toml --no-emit-package export-client -o requirements/runtime.lock
+	$(LOCK) pyproject.toml --extra dev --no-emit-package export-client -c requirements/runtime.lock \
+	  -o requirements/dev.lock
+	$(LOCK) client/pyproject.toml --extra test -c requirements/dev.lock -o client/requirements.lock
 	$(LOCK) requirements/build.in -c requirements/runtime.lock -o requirements/build.lock
 	$(LOCK) bench/requirements.in -c requirements/dev.lock --no-emit-package python-dateutil \
 	  --no-emit-package six -o bench/requirements.lock

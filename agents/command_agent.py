@@ -22,10 +22,10 @@ from agents.quota_keeper import QuotaKeeper
 from agents.runner import Effect, Received, Send, Undecodable
 from config.settings import Settings
 from domain import inbox
-from domain.decisions import job_id_for
 from domain.validation import RequestInvalid, ResolvedQuery, resolve
-from events import codec
-from events.models import CancelExport, RequestExport
+from export_contract import codec
+from export_contract.ids import job_id_for
+from export_contract.models import CancelExport, RequestExport
 from observability.logs import log_context
 
 log = logging.getLogger(__name__)

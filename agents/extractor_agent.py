@@ -21,8 +21,8 @@ from agents.runner import Received, Report, Send, Undecodable
 from config.bootstrap import Collaborators
 from domain import inbox
 from domain.decisions import too_large
-from domain.request import ExportFormat
-from events.models import ExportFile
+from export_contract.models import ExportFile
+from export_contract.request import ExportFormat
 from extraction.extract import extract_chunk
 from extraction.part_series import ExtractedFile
 from extraction.progress import ExtractionStopped, ProgressPolicy, StopCheck

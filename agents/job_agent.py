@@ -21,8 +21,8 @@ from config.settings import Settings
 from domain import inbox
 from domain.decisions import CompletionContext, decide, record
 from domain.job import JobState
-from events import codec
-from events import models as ev
+from export_contract import codec
+from export_contract import models as ev
 from extraction.manifest import build_manifest, write_manifest
 from observability.logs import log_context
 from stores.export_store import ExportStore

@@ -16,10 +16,10 @@ from agents.runner import Send
 from config.settings import Settings
 from domain import delivery, inbox
 from domain.job import JobState
-from domain.request import ExportStatus
-from events import codec
-from events import models as ev
 from events.notices import completion_notice
+from export_contract import codec
+from export_contract import models as ev
+from export_contract.request import ExportStatus
 from observability.metrics import EXPORTS_FINISHED
 from stores.export_store import ExportStore
 

@@ -8,8 +8,8 @@ import logging
 import psycopg
 
 from agents.runner import Effect, Received, Undecodable
-from events import codec
-from events import models as ev
+from export_contract import codec
+from export_contract import models as ev
 from observability.logs import log_context
 from projections.read_model import project
 

@@ -8,8 +8,8 @@ from confluent_kafka import KafkaException, Producer
 from fastapi import HTTPException
 
 from api.auth import Principal
-from events import codec
-from events.models import CancelExport, RequestExport
+from export_contract import codec
+from export_contract.models import CancelExport, RequestExport
 from observability.logs import kafka_client_logging
 
 

@@ -16,8 +16,8 @@ from collections import defaultdict, deque
 
 from confluent_kafka import Consumer
 
-from events import codec
-from events.models import JobEvent
+from export_contract import codec
+from export_contract.models import JobEvent
 from projections.topic_reading import (
     READING_INTERRUPTED,
     FetchWatch,

@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from domain.job import JobState
 from domain.progress_timing import timing
-from domain.request import ExportStatus
+from export_contract.request import ExportStatus
 from projections.read_model import job_row
 
 # Kept in the read model for the projection's own use, not part of a job's description.

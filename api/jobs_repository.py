@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.job import JobState
 from domain.quota import QuotaUsage
-from domain.request import ExportStatus
+from export_contract.request import ExportStatus
 from projections.quota_usage import load_usage
 
 JOB_COLUMNS = sql.SQL("""

@@ -26,7 +26,7 @@ from api.session_routes import session
 from api.web_routes import page, static_files
 from config.settings import Settings
 from config.topology import consumer_groups, partition_counts
-from domain.request import ExportRequest
+from export_contract.request import ExportRequest
 from observability.lag import LagMonitor
 from projections.limits_book import LimitsBook
 from stores.export_store import ExportStore

@@ -20,7 +20,7 @@ from api.job_json import state_json
 from api.jobs_repository import JobsRepository, StoredState
 from domain import delivery
 from domain.job import FoldError, JobState, apply, is_duplicate
-from events.models import ExportRequested, JobEvent
+from export_contract.models import ExportRequested, JobEvent
 
 KEEPALIVE_SECONDS = 15.0
 # How long a job not yet in the read model is awaited on the feed before the answer is 404.

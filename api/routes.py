@@ -27,11 +27,12 @@ from api.jobs_repository import JobsRepository
 from api.progress_stream import FIRST_EVENT_SECONDS, open_stream, progress_events
 from api.zip_stream import zip_stream
 from domain import quota
-from domain.decisions import ADMIN_ROLE, job_id_for
-from domain.request import ExportRequest, ExportStatus
+from domain.decisions import ADMIN_ROLE
 from domain.signed_links import ARCHIVE, LinkExpired, LinkInvalid, check, make_link
 from domain.validation import RequestInvalid, ResolvedQuery, validate_request
-from events.models import CancelExport, RequestExport
+from export_contract.ids import job_id_for
+from export_contract.models import CancelExport, RequestExport
+from export_contract.request import ExportRequest, ExportStatus
 from extraction.formats import media_type
 from extraction.manifest import MANIFEST
 from stores.export_store import ExportStore, join

@@ -31,8 +31,8 @@ import boto3
 from harness import COLUMNS, ROOT, TEXT_COLUMNS, USER, fresh_worker, run_peer, stack
 from harness import worker_peak_rss_mb as peak_rss
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 
 LOCAL_TENANT = "11111111-1111-4111-8111-111111111111"
 S3_TENANT = "33333333-3333-4333-8333-333333333333"

@@ -255,7 +255,7 @@ def _chain(first: Any, rest: Any) -> Any:
 
 
 def service_cells(url: str, rows: int, target: Path) -> None:
-    from domain.request import ExcelOptions
+    from export_contract.request import ExcelOptions
     from extraction.excel_sheets import SheetWriter
     from extraction.xlsx_book import Styles
 
@@ -272,7 +272,7 @@ def service_cells(url: str, rows: int, target: Path) -> None:
 
 
 def service(url: str, rows: int, target: Path) -> None:
-    from domain.plan import plan_by_key
+    from export_contract.plan import plan_by_key
     from extraction.chunk_work import ChunkWork
     from extraction.excel_extractor import extract_excel
     from extraction.progress import ProgressPolicy
@@ -352,7 +352,7 @@ def remove_rows(settings: Settings) -> None:
 
 def service_end_to_end(settings: Settings, rows: int) -> tuple[float, float]:
     """Command sent -> ExportCompleted through Kafka and a worker restarted for this size."""
-    from client.export_client import ExportClient
+    from export_client.kafka_client import ExportClient
 
     stack("restart-services")
     client = ExportClient(settings.kafka_bootstrap_servers)

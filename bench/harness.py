@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "11111111-1111-4111-8111-111111111111"

@@ -27,8 +27,8 @@ import httpx
 import psycopg
 from harness import ROOT, TENANT, run_service, stack, trades_request
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 
 FILE_ROWS = 500_000
 TICKS = os.sysconf("SC_CLK_TCK")

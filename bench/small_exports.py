@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 
 TENANT = "11111111-1111-4111-8111-111111111111"
 REQUEST = {

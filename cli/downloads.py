@@ -20,7 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from client.api_client import ClientError, ExportApi
+from export_client.api_client import ClientError, ExportApi
 
 
 def to_camel(name: str) -> str:

@@ -13,7 +13,7 @@ import typer
 
 from cli.config import NoToken
 from cli.request_flags import FlagError, flag_for_field
-from client.api_client import ApiError, ApiUnreachable, ChecksumMismatch, ClientError
+from export_client.api_client import ApiError, ApiUnreachable, ChecksumMismatch, ClientError
 
 OK = 0
 FAILED = 1  # an API error, a failed or cancelled job, a refused quota, a checksum mismatch

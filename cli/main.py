@@ -15,7 +15,7 @@ from cli.config import DEFAULT_API_URL, Config, default_token_file, save_token
 from cli.downloads import choose, download_all
 from cli.errors import FAILED, INTERRUPTED, JobUnsuccessful, reported, write_json
 from cli.request_flags import FILTER_HELP, RequestFlags, build_request
-from client.api_client import DEFAULT_CHUNK_SIZE, ApiError, ExportApi
+from export_client.api_client import DEFAULT_CHUNK_SIZE, ApiError, ExportApi
 
 app = typer.Typer(
     name="exportctl",

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from client.api_client import ApiError, ApiUnreachable, ExportApi
+from export_client.api_client import ApiError, ApiUnreachable, ExportApi
 
 Job = dict[str, Any]
 Files = list[dict[str, Any]]

@@ -14,8 +14,8 @@ from delivery import secrets
 from delivery.failures import DeliveryError, permanent, transient
 from delivery.mail_message import MailFacts, build_message
 from domain.inbox import DeliverExport
-from domain.request import DeliveryMethod
-from events.models import ExportFile
+from export_contract.models import ExportFile
+from export_contract.request import DeliveryMethod
 from extraction.manifest import MANIFEST
 from stores.export_store import ExportStore, join
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from domain.request import EmailDelivery, ExportStatus
-from events.models import ExportFile
+from export_contract.models import ExportFile
+from export_contract.request import EmailDelivery, ExportStatus
 from extraction.formats import media_type
 
 

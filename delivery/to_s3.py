@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from delivery.failures import DeliveryError, network_failure, permanent, transient
 from delivery.secrets import S3Profile
-from domain.request import S3Delivery
+from export_contract.request import S3Delivery
 from stores import s3 as s3_helpers
 from stores.export_store import ExportStore
 

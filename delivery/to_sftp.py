@@ -11,7 +11,7 @@ import asyncssh
 
 from delivery.failures import DeliveryError, network_failure, permanent, transient
 from delivery.secrets import SftpSecret
-from domain.request import SftpDelivery
+from export_contract.request import SftpDelivery
 from stores.export_store import ExportStore
 
 BLOCK = 1 << 20

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from domain.catalogue import CATALOGUE, Column, ColumnType
-from domain.request import (
+from domain.validation import COMPRESSIONS, Operator
+from export_contract.request import (
     CsvOptions,
     DeliveryMethod,
     ExcelOptions,
@@ -20,7 +21,6 @@ from domain.request import (
     JsonOptions,
     ParquetOptions,
 )
-from domain.validation import COMPRESSIONS, Operator
 
 # How many values each operator takes: one, a list, a [low, high] pair, or none.
 OPERATOR_VALUES = {

@@ -11,27 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 from domain import delivery, inbox
 from domain.job import JobState, apply
-from domain.request import ExportStatus
 from domain.signed_links import ARCHIVE, make_link
-from events import models as ev
+from export_contract import models as ev
+from export_contract.request import ExportStatus
 
 Draft = tuple[type[ev.Event], dict[str, Any]]
 
-# Job and event ids are derived, not random, so that a command or a decision replayed after
-# a crash produces the very same ids.
-JOB_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:job")
+# Event ids are derived, not random (as job ids are, in export_contract.ids), so that a
+# decision replayed after a crash produces the very same ids.
 EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:event")
 # May cancel any export of its tenant, not only its own.
 ADMIN_ROLE = "exports:admin"
-
-
-def job_id_for(tenant_id: str, command_id: str) -> str:
-    """The job a command creates: the same command (per tenant) always names the same job."""
-    return str(uuid5(JOB_NAMESPACE, f"{UUID(tenant_id)}:{command_id}"))
 
 
 @dataclass(frozen=True)

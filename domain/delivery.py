@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from domain.request import DeliveryMethod, ExportRequest, ExportStatus
+from export_contract.request import DeliveryMethod, ExportRequest, ExportStatus
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"

@@ -11,7 +11,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 from domain.field_errors import FieldError
-from domain.request import DeliveryMethod, ExportRequest
+from export_contract.request import DeliveryMethod, ExportRequest
 
 MAX_RECIPIENTS = 50
 SUBJECT_MAX = 200

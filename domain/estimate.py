@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from domain.request import ExportFormat, ExportRequest
+from export_contract.request import ExportFormat, ExportRequest
 
 # Bytes of the format per byte of the same rows as CSV, measured on the seeded tables.
 BINARY_RATIO = {ExportFormat.PARQUET: 0.32, ExportFormat.EXCEL: 0.67}

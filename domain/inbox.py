@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from domain.plan import ChunkPlan
-from domain.request import ExportRequest, ExportStatus
-from events.models import ExportFile
+from export_contract.models import ExportFile
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportRequest, ExportStatus
 
 
 class InboxMessage(BaseModel):

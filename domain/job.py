@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from domain import delivery
-from domain.plan import ChunkPlan
-from domain.request import ExportRequest, ExportStatus
-from events import models as ev
+from export_contract import models as ev
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportRequest, ExportStatus
 
 
 class JobState(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from domain.request import ExportStatus
+from export_contract.request import ExportStatus
 
 
 class Timing(NamedTuple):

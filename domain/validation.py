@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from domain.catalogue import CATALOGUE, Column, ColumnType, Source
 from domain.delivery_rules import check_delivery
 from domain.field_errors import FieldError, RequestInvalid
-from domain.request import ExportFormat, ExportRequest, Scalar
+from export_contract.request import ExportFormat, ExportRequest, Scalar
 
 MAX_ROWS_PER_FILE = 10_000_000
 MIN_FILE_BYTES = 64 * 1024

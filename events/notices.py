@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.job import JobState
-from events.models import CompletionFile, ExportCompletionNotice
+from export_contract.models import CompletionFile, ExportCompletionNotice
 
 
 def completion_notice(state: JobState, occurred_at: datetime) -> ExportCompletionNotice:

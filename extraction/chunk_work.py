@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.plan import ChunkPlan
 from domain.validation import ResolvedQuery
+from export_contract.plan import ChunkPlan
 from extraction.progress import ProgressPolicy, ProgressReporter
 
 

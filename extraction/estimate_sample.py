@@ -13,9 +13,9 @@ import psycopg
 import zstandard
 
 from domain.estimate import Sample
-from domain.plan import ChunkPlan
-from domain.request import CsvOptions, ExportFormat, ExportRequest
 from domain.validation import ResolvedQuery
+from export_contract.plan import ChunkPlan
+from export_contract.request import CsvOptions, ExportFormat, ExportRequest
 from extraction import sql_builder
 from extraction.block_writers import ZSTD_LEVEL, gzip_compressor
 from extraction.tenant_session import enter_tenant, read_only_snapshot

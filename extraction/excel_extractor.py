@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from domain.catalogue import ColumnType
-from domain.request import ExcelOptions
 from domain.validation import OutputColumn
+from export_contract.request import ExcelOptions
 from extraction import sql_builder
 from extraction.chunk_work import ChunkWork
 from extraction.excel_cells import CELL_LIMIT, CUT_MARKER

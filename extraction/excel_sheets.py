@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from domain.catalogue import ColumnType
-from domain.request import ExcelOptions
 from domain.validation import OutputColumn
+from export_contract.request import ExcelOptions
 from extraction.excel_cells import CellPlan, column_letter, render_rows
 from extraction.xlsx_book import SheetLayout, Styles, XlsxBook
 

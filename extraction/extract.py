@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from domain.plan import ChunkPlan
-from domain.request import ExportFormat, ExportRequest
 from domain.validation import resolve
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportFormat, ExportRequest
 from extraction import sql_builder
 from extraction.block_writers import stored_name
 from extraction.chunk_work import ChunkWork

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.request import ExportFormat
+from export_contract.request import ExportFormat
 
 EXTENSIONS = {
     ExportFormat.CSV: "csv",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from domain.request import ParquetOptions
+from export_contract.request import ParquetOptions
 from extraction import sql_builder
 from extraction.arrow_schema import conform, export_schema
 from extraction.chunk_work import ChunkWork

@@ -9,8 +9,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from domain.inbox import Acceptance
-from domain.plan import plan_by_key, plan_by_offset
 from domain.validation import ResolvedQuery
+from export_contract.plan import plan_by_key, plan_by_offset
 from extraction import sql_builder
 from extraction.tenant_session import enter_tenant, read_only_snapshot
 

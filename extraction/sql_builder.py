@@ -22,9 +22,9 @@ from datetime import date
 from psycopg import sql
 
 from domain.catalogue import ColumnType, Source
-from domain.plan import ChunkPlan
-from domain.request import CsvOptions
 from domain.validation import Operator, OutputColumn, ResolvedFilter, ResolvedQuery
+from export_contract.plan import ChunkPlan
+from export_contract.request import CsvOptions
 
 
 def table(source: Source) -> sql.Composable:

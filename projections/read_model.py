@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from domain.job import JobState, apply, is_duplicate
-from events import models as ev
+from export_contract import models as ev
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import logging
 import psycopg
 
 from config.settings import Settings
-from events import codec
 from events.log_reader import read_to_end
+from export_contract import codec
 from projections.read_model import project
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from api.dev_token import DEMO_TENANTS, mint
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT_A, TENANT_B, TENANT_C = DEMO_TENANTS

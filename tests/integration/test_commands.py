@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from client.export_client import ExportClient
 from config.settings import Settings
-from events import codec
-from events import models as ev
 from events.log_reader import read_to_end
+from export_client.kafka_client import ExportClient
+from export_contract import codec
+from export_contract import models as ev
 from tests.integration.conftest import TENANT_A, USER_A
 
 SMALL = {

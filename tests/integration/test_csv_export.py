@@ -6,8 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from tests.integration.conftest import TENANT_A, TENANT_B, USER_A, body_without_headers, psql_csv
 
 COLUMNS = ["id", "trade_date", "executed_at", "symbol", "quantity", "price", "notional", "notes"]

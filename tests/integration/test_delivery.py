@@ -24,10 +24,10 @@ import boto3
 import httpx
 import pytest
 
-from client.export_client import ExportClient
 from config.settings import Settings
 from domain.signed_links import make_link
-from events.models import ExportCompletionNotice
+from export_client.kafka_client import ExportClient
+from export_contract.models import ExportCompletionNotice
 from tests.integration.conftest import TENANT_A, USER_A, api_client, psql_csv, stack
 
 ROOT = Path(__file__).resolve().parents[2]

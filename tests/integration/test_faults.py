@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from tests.integration.conftest import (
     TENANT_A,
     TENANT_B,
@@ -315,7 +315,7 @@ def test_hundreds_of_generated_hostile_commands_leave_every_agent_working(
     safely. The database is unchanged, and the service still exports."""
     from pydantic import ValidationError
 
-    from domain.request import ExportRequest
+    from export_contract.request import ExportRequest
     from tests.unit.test_hostile_requests import hostile_payloads
 
     before = fact_fingerprint(admin_db)
@@ -458,8 +458,8 @@ filters = st.lists(
 def test_an_export_never_holds_another_tenants_rows(
     settings: Settings, chosen: list[dict[str, Any]]
 ) -> None:
-    from domain.plan import ChunkPlan
     from domain.validation import validate_request
+    from export_contract.plan import ChunkPlan
     from extraction import sql_builder
     from extraction.tenant_session import SESSION_SETTINGS, session_parameters
 

@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from client.export_client import ExportClient
 from config.settings import Settings
-from domain.plan import ChunkPlan, plan_by_key
 from domain.validation import ResolvedQuery, validate_request
-from events.models import ExportCompletionNotice
+from export_client.kafka_client import ExportClient
+from export_contract.models import ExportCompletionNotice
+from export_contract.plan import ChunkPlan, plan_by_key
 from extraction.chunk_work import ChunkWork
 from extraction.excel_extractor import CUT_MARKER, extract_excel
 from extraction.progress import ExtractionStopped, ProgressPolicy

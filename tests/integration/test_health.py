@@ -19,8 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.partitioning import owner_partition
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from tests.integration.conftest import TENANT_A, AdminDatabase, stack
 from tests.processes import alive
 

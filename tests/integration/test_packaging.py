@@ -1,8 +1,10 @@
 """The service outside this checkout: its wheel installed into a fresh virtual environment
-runs a worker and the API against the stack; the compose file passes docker-compose's own
-check and sets what the services need; the image installs no development package.
+runs a worker and the API against the stack; the client's wheel installs alone, without the
+service's dependencies, and passes its own tests against the stack; the compose file passes
+docker-compose's own check and sets what the services need; the image installs no
+development package.
 
-Slow (it builds a wheel and a virtual environment, about a minute with a warm cache):
+Slow (it builds wheels and virtual environments, about a minute with a warm cache):
 marked `slow`; `make test` runs it.
 """
 
@@ -21,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client.export_client import ExportClient
 from config.environment import Environment
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from tests.integration.conftest import (
     ROOT,
     SMALL_ORDERS,
@@ -47,20 +49,40 @@ COMPOSE_SECRETS = {"EXPORT_JWT_SECRET": "j" * 40, "EXPORT_LINK_SECRET": "l" * 40
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtual environment outside the checkout holding the runtime lock and the wheel."""
+def client_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(ROOT / "client", tmp_path_factory.mktemp("client-wheel"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, client_wheel: Path) -> Path:
+    """A virtual environment outside the checkout holding the runtime lock and the wheels."""
     folder = tmp_path_factory.mktemp("wheel")
-    # Built from a copy: setuptools leaves a build/ folder in the tree it builds.
+    wheel = build_wheel(ROOT, folder)
+    return make_venv(folder / "venv", ROOT / "requirements/runtime.lock", [client_wheel, wheel])
+
+
+@pytest.fixture(scope="module")
+def client_only(tmp_path_factory: pytest.TempPathFactory, client_wheel: Path) -> Path:
+    """A virtual environment outside the checkout holding the client's own lock and wheel."""
+    venv = tmp_path_factory.mktemp("client") / "venv"
+    return make_venv(venv, ROOT / "client/requirements.lock", [client_wheel])
+
+
+def build_wheel(project: Path, folder: Path) -> Path:
+    """The project's wheel, built from a copy: setuptools leaves a build/ folder behind."""
     source = folder / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    shutil.copytree(project, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     run([sys.executable, "-m", "build", "--wheel", "--outdir", str(folder / "dist"), str(source)])
-    (wheel,) = (folder / "dist").glob("export_service-*.whl")
-    venv = folder / "venv"
+    (wheel,) = (folder / "dist").glob("*.whl")
+    return wheel
+
+
+def make_venv(venv: Path, lock: Path, wheels: list[Path]) -> Path:
+    """A fresh environment: the lock's pins checked by hash, then the wheels without deps."""
     run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)])
-    python = str(venv / "bin/python")
-    lock = str(ROOT / "requirements/runtime.lock")
-    run([str(UV), "pip", "install", "--quiet", "--python", python, "--require-hashes", "-r", lock])
-    run([str(UV), "pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel)])
+    install = [str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin/python")]
+    run([*install, "--require-hashes", "-r", str(lock)])
+    run([*install, "--no-deps", *map(str, wheels)])
     return venv
 
 
@@ -127,7 +149,8 @@ def test_the_wheel_runs_a_worker_and_the_api_outside_the_checkout(
 ) -> None:
     python = str(installed / "bin/python")
     # From a folder of its own: `python -c` would find the checkout's packages in the cwd.
-    imports = "import events, api; print(events.__file__, api.__file__)"
+    imports = "import events, api, export_contract; print(events.__file__, api.__file__)"
+    imports += "; print(export_contract.__file__)"
     found = run([python, "-c", imports], cwd=installed.parent)
     assert str(ROOT) not in found.stdout and str(installed) in found.stdout
     for script in ("exportctl", "export-topics", "export-limits", "export-rebuild-read-model"):
@@ -148,6 +171,45 @@ def test_the_wheel_runs_a_worker_and_the_api_outside_the_checkout(
     assert body_without_headers(paths) == expected and expected
     worker_log = (wheel_services / "export-worker.log").read_text()
     assert job_id in worker_log  # the wheel's worker did it: the stack's were stopped
+
+
+# What the service needs and a client must not: none of them may be installed with it.
+SERVICE_ONLY = ("faust", "psycopg", "pyarrow", "boto3", "asyncssh", "aiosmtplib", "fastapi")
+
+
+def test_the_client_installs_alone_and_passes_its_own_tests(
+    client_only: Path, settings: Settings, tmp_path: Path
+) -> None:
+    python = str(client_only / "bin/python")
+    probe = "import sys, importlib.util as u, export_client; print(export_client.__file__)"
+    probe += "; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
+    found = run([python, "-c", probe, *SERVICE_ONLY], cwd=tmp_path).stdout.splitlines()
+    assert found[0].startswith(str(client_only)) and found[1:] == [""], found
+
+    # The client's tests and settings, away from the checkout, against the stack.
+    shutil.copytree(ROOT / "client/tests", tmp_path / "tests")
+    shutil.copy(ROOT / "client/pyproject.toml", tmp_path)
+    downloads = tmp_path / "downloads"
+    env = {**os.environ, "PYTHONPATH": "", "EXPORT_CLIENT_TEST_DOWNLOADS": str(downloads)}
+    tests = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and "skipped" not in tests.stdout, tests.stdout[-2000:]
+
+    # What the client downloaded is the source's rows, exactly.
+    tenant = httpx.post(f"{settings.api_url}/v1/session/dev-login", timeout=10).json()["tenantId"]
+    expected = psql_csv(
+        settings,
+        "SELECT id, status FROM analytics.fact_orders"
+        f" WHERE tenant_id = '{tenant}' AND id < 100 ORDER BY id",
+        ["status"],
+    )
+    assert body_without_headers(sorted(downloads.iterdir())) == expected and expected
 
 
 def compose_config(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from client.export_client import ExportClient
 from config.settings import Settings
 from domain.quota import LimitsOverride
+from export_client.kafka_client import ExportClient
 from projections.limits_book import publish_override
 from tests.integration.conftest import (
     BIG_ROWS,

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from projections.rebuild import rebuild
 from tests.integration.conftest import TENANT_A, USER_A, AdminDatabase
 

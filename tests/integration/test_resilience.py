@@ -17,9 +17,9 @@ from uuid import uuid4
 
 import pytest
 
-from client.export_client import CompletionTimeout, ExportClient
 from config.settings import Settings
-from events.models import ExportCompletionNotice
+from export_client.kafka_client import CompletionTimeout, ExportClient
+from export_contract.models import ExportCompletionNotice
 from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,8 +24,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from client.export_client import CompletionTimeout, ExportClient
 from config.settings import Settings
+from export_client.kafka_client import CompletionTimeout, ExportClient
 from tests.integration.conftest import (
     SMALL_ORDERS,
     SMALL_ORDERS_WHERE,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from client.export_client import ExportClient
 from config.settings import Settings
+from export_client.kafka_client import ExportClient
 from tests.integration.conftest import (
     SMALL_ORDERS,
     SMALL_ORDERS_WHERE,

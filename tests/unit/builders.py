@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.decisions import CompletionContext
-from domain.request import ExportRequest
+from export_contract.request import ExportRequest
 
 TENANT = "11111111-1111-4111-8111-111111111111"
 USER = "0d0d0d0d-0000-4000-8000-000000000001"

@@ -17,7 +17,7 @@ from cli import main as cli_main
 from cli.config import Config, NoToken
 from cli.errors import FAILED, INTERRUPTED, USAGE, error_lines, exit_code_for
 from cli.request_flags import FlagError
-from client.api_client import ApiError, ExportApi
+from export_client.api_client import ApiError, ExportApi
 
 Handler = Callable[[httpx.Request], httpx.Response]
 JOB = "5b6c1f55-0000-5000-8000-000000000001"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cli.downloads import choose, safe_name
-from client.api_client import (
+from export_client.api_client import (
     ApiError,
     ChecksumMismatch,
     ClientError,

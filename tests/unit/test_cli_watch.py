@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from cli import watch
-from client.api_client import ApiError, ApiUnreachable
+from export_client.api_client import ApiError, ApiUnreachable
 
 
 class ScriptedApi:

@@ -8,10 +8,10 @@ import pytest
 
 from domain.decisions import record
 from domain.inbox import Acceptance
-from domain.plan import ChunkPlan
-from domain.request import ExportStatus
-from events import codec
-from events import models as ev
+from export_contract import codec
+from export_contract import models as ev
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportStatus
 from tests.unit.builders import NOW, TENANT, USER, export_request
 
 ENVELOPE = ev.Envelope(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain import delivery, inbox
-from domain.decisions import decide, job_id_for, record
+from domain.decisions import decide, record
 from domain.job import JobState
-from domain.plan import ChunkPlan
-from domain.request import DeliveryMethod, ExportStatus
-from events import models as ev
+from export_contract import models as ev
+from export_contract.ids import job_id_for
+from export_contract.plan import ChunkPlan
+from export_contract.request import DeliveryMethod, ExportStatus
 from tests.unit.builders import CONTEXT, NOW, TENANT, USER, export_request
 
 JOB = job_id_for(TENANT, "command-d")

@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pytest
 
 from domain.catalogue import Column, ColumnType
-from domain.request import ExcelOptions
 from domain.validation import OutputColumn
+from export_contract.request import ExcelOptions
 from extraction.excel_cells import CELL_LIMIT, CUT_MARKER, CellPlan, column_letter, render_rows
 from extraction.excel_sheets import SheetWriter
 from extraction.xlsx_book import Styles, XlsxBook

@@ -16,10 +16,10 @@ from domain.catalogue import CATALOGUE
 from domain.catalogue_view import describe_catalogue, operators_for
 from domain.estimate import Sample, estimate
 from domain.job import JobState, apply
-from domain.plan import ChunkPlan
 from domain.progress_timing import timing
-from domain.request import ExportStatus
-from events import models as ev
+from export_contract import models as ev
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportStatus
 from tests.unit.builders import NOW, TENANT, USER, export_request
 
 JOB = "6a1f0c0e-0000-4000-8000-000000000001"

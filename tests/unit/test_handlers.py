@@ -23,12 +23,12 @@ from agents.worker import build_worker
 from config.settings import Settings
 from config.topology import APP_GROUP, consumer_groups
 from domain import inbox
-from domain.decisions import job_id_for
-from domain.plan import ChunkPlan
 from domain.quota import Limits
 from domain.validation import ResolvedQuery
-from events import codec
-from events import models as ev
+from export_contract import codec
+from export_contract import models as ev
+from export_contract.ids import job_id_for
+from export_contract.plan import ChunkPlan
 from stores.export_store import ExportStore
 from tests.unit.builders import CONTEXT, TENANT, USER, export_request
 

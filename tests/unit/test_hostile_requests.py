@@ -18,9 +18,9 @@ from psycopg import sql
 
 from domain.catalogue import CATALOGUE
 from domain.field_errors import RequestInvalid
-from domain.plan import ChunkPlan
-from domain.request import CsvOptions
 from domain.validation import validate_request
+from export_contract.plan import ChunkPlan
+from export_contract.request import CsvOptions
 from extraction import sql_builder
 from tests.unit.builders import TENANT, request_payload
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from delivery.mail_message import MailFacts, build_message
-from domain.request import EmailDelivery, ExportStatus
-from events.models import ExportFile
+from export_contract.models import ExportFile
+from export_contract.request import EmailDelivery, ExportStatus
 
 FILES = [
     ExportFile(chunk_index=i, name=f"part-0000{i}.csv", path=f"/p{i}", rows=2, bytes=6, sha256="0")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from domain.plan import plan_by_key, plan_by_offset
-from domain.request import ExportFormat
 from domain.validation import validate_request
+from export_contract.plan import plan_by_key, plan_by_offset
+from export_contract.request import ExportFormat
 from extraction import sql_builder
 from extraction.formats import chunk_file_name
 from tests.unit.builders import TENANT, request_payload

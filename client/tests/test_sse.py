@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from client.api_client import ApiError, ApiUnreachable, ExportApi
-from client.sse import SseEvent, parse_sse
+from export_client.api_client import ApiError, ApiUnreachable, ExportApi
+from export_client.sse import SseEvent, parse_sse
 
 
 def events_of(text: str) -> list[SseEvent]:

@@ -1,10 +1,10 @@
 """Every schema version that ever wrote messages, so old messages still decode.
 
-`events/schemas/history/` keeps each version (named types expanded in place), named by its
+`schemas/history/` keeps each version (named types expanded in place), named by its
 fingerprint. The codec reads a message with the schema that wrote it and resolves it to the
 current one (Avro schema resolution: new fields take their defaults). After changing a schema
-in a compatible way, record it: `python -m events.schema_history`; a unit test fails until
-the current version of every schema is recorded.
+in a compatible way, record it: `python -m export_contract.schema_history`; a unit test fails
+until the current version of every schema is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 # Package data, found wherever the package is installed. fastavro reads the named types a
 # schema uses from the files beside it, so it needs a folder on disk: a wheel installs as
 # files, never zipped.
-SCHEMA_DIR = Path(str(resources.files("events") / "schemas"))
+SCHEMA_DIR = Path(str(resources.files("export_contract") / "schemas"))
 HISTORY_DIR = SCHEMA_DIR / "history"
 
 
@@ -64,7 +64,7 @@ def record(names: list[str], schema_dir: Path = SCHEMA_DIR) -> list[Path]:
 
 
 if __name__ == "__main__":
-    from events.codec import MESSAGE_TYPES
+    from export_contract.codec import MESSAGE_TYPES
 
     for path in record(list(MESSAGE_TYPES)):
         print(f"recorded {path.relative_to(SCHEMA_DIR.parent)}")

@@ -9,8 +9,8 @@ import pytest
 from fastavro import schemaless_writer
 from fastavro.utils import generate_one
 
-from events import codec
-from events.schema_history import (
+from export_contract import codec
+from export_contract.schema_history import (
     current_schema,
     fingerprint_of,
     history_path,
@@ -29,7 +29,7 @@ def _sample(schema: object, seed: int) -> object:
 def test_the_current_version_of_every_schema_is_recorded() -> None:
     for name in codec.MESSAGE_TYPES:
         path = history_path(name, fingerprint_of(current_schema(name)))
-        assert path.exists(), f"run `python -m events.schema_history` to record {name}"
+        assert path.exists(), f"run `python -m export_contract.schema_history` to record {name}"
 
 
 def test_recorded_files_are_named_by_their_fingerprint() -> None:

@@ -1,6 +1,6 @@
 """Commands (requests) and job events (facts), as typed immutable models.
 
-Field names match the Avro schemas in events/schemas/ one to one (camelCase on the wire).
+Field names match the Avro schemas in `schemas/` one to one (camelCase on the wire).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from domain.plan import ChunkPlan
-from domain.request import ExportRequest, ExportStatus
+from export_contract.plan import ChunkPlan
+from export_contract.request import ExportRequest, ExportStatus
 
 
 class Message(BaseModel):

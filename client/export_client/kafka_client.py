@@ -3,22 +3,24 @@
 client = ExportClient("127.0.0.1:19092")
 job_id = client.request_export(tenant_id, user_id, {"name": ..., "queryDefinition": ...})
 notice = client.wait_for_completion(job_id, timeout=300)
+for notice in client.completions():   # or follow every job's notice as it comes
+    ...
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from domain.decisions import job_id_for
-from domain.request import ExportRequest
-from events import codec
-from events.models import CancelExport, ExportCompletionNotice, RequestExport
+from export_contract import codec
+from export_contract.ids import job_id_for
+from export_contract.models import CancelExport, ExportCompletionNotice, RequestExport
+from export_contract.request import ExportRequest
 
 DEFAULT_ROLES = ("exports:create", "exports:read")
 
@@ -42,7 +44,8 @@ class ExportClient:
                 "bootstrap.servers": bootstrap_servers,
                 "enable.idempotence": True,
                 "acks": "all",
-                # Kafka's own (Java) partitioner: see agents/partitioning.py.
+                # Kafka's Java partitioner (murmur2), as the service's own producers use, so
+                # one user's commands share a partition whoever sends them.
                 "partitioner": "murmur2_random",
             }
         )
@@ -105,15 +108,38 @@ class ExportClient:
         while time.monotonic() < deadline:
             if job_id in self._notices:
                 return self._notices.pop(job_id)
-            message = consumer.poll(0.5)
-            if message is None or message.error() or message.key() is None:
-                continue
-            notice = codec.decode(message.value() or b"")
-            assert isinstance(notice, ExportCompletionNotice)
+            notice = self._poll_notice(consumer)
             # Notices come on several partitions in no set order: one for another job waited
             # on later is kept, not passed over.
-            self._notices[(message.key() or b"").decode()] = notice
+            if notice is not None:
+                self._notices[notice.job_id] = notice
         raise CompletionTimeout(f"no completion notice for job {job_id} within {timeout} s")
+
+    def completions(self, idle_timeout: float | None = None) -> Iterator[ExportCompletionNotice]:
+        """Every job's completion notice from the first call on, as each arrives (those read
+        meanwhile by wait_for_completion first); ends after `idle_timeout` s without one."""
+        consumer = self._follow_completions()
+        while self._notices:
+            yield self._notices.pop(next(iter(self._notices)))
+        last = time.monotonic()
+        while idle_timeout is None or time.monotonic() - last < idle_timeout:
+            notice = self._poll_notice(consumer)
+            if notice is not None:
+                last = time.monotonic()
+                yield notice
+
+    @staticmethod
+    def _poll_notice(consumer: Consumer) -> ExportCompletionNotice | None:
+        message = consumer.poll(0.5)
+        if message is None or message.error() or message.key() is None:
+            return None
+        try:
+            notice = codec.decode(message.value() or b"")
+        except codec.UndecodableMessage:
+            # Written by a newer service with a schema this client does not know yet, or not
+            # a message at all: skipped, so one such record cannot stop a subscriber.
+            return None
+        return notice if isinstance(notice, ExportCompletionNotice) else None
 
     def close(self) -> None:
         self._producer.flush(10)

@@ -1,7 +1,7 @@
 """Avro encoding of commands and events in the single-object format of the Avro spec.
 
 Each message is `C3 01` + the 8-byte CRC-64-AVRO fingerprint of its writer schema + the
-Avro body, so any reader holding events/schemas/ can tell the type and decode it without a
+Avro body, so any reader holding the schemas (`schemas/`) can tell the type and decode it without a
 schema registry.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from events import models
-from events.schema_history import current_schema, fingerprint_of, recorded_versions
+from export_contract import models
+from export_contract.schema_history import current_schema, fingerprint_of, recorded_versions
 
 MAGIC = b"\xc3\x01"
 

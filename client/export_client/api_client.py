@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from client.sse import parse_sse
+from export_client.sse import parse_sse
 
 Json = dict[str, Any]
 FieldProblems = list[dict[str, str]]

@@ -1,1 +1,0 @@
-"""A small client for other services: publish export commands, wait for completion notices."""
