@@ -37,6 +37,21 @@ MESSAGE_TYPES: dict[str, type[models.Message]] = {
         models.ExportDelivered,
         models.DeliveryFailed,
         models.ExportCompletionNotice,
+        models.CreateSchedule,
+        models.UpdateSchedule,
+        models.PauseSchedule,
+        models.ResumeSchedule,
+        models.DeleteSchedule,
+        models.ScheduleCreated,
+        models.ScheduleRejected,
+        models.ScheduleUpdated,
+        models.ScheduleCommandRefused,
+        models.SchedulePaused,
+        models.ScheduleResumed,
+        models.ScheduleDeleted,
+        models.ScheduleRunStarted,
+        models.ScheduleRunSkipped,
+        models.ScheduleRunFinished,
     )
 }
 

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from export_contract.plan import ChunkPlan
 from export_contract.request import ExportRequest, ExportStatus
+from export_contract.schedule import RunStatus, ScheduleSpec
 
 
 class Message(BaseModel):
@@ -23,6 +24,19 @@ class Message(BaseModel):
 # Commands: what clients ask for, on export.commands keyed by tenant:user.
 
 
+class ScheduledRun(Message):
+    """Carried by a RequestExport a schedule sent: which run of which schedule it is, and,
+    for an incremental schedule, the key its rows must lie above (none: from the first)."""
+
+    schedule_id: str
+    run_number: int
+    slot: datetime
+    incremental: bool = False
+    key_after: int | None = None
+    # With ifEmpty SKIP a run that finds no rows is refused with NOTHING_NEW, not delivered.
+    skip_if_empty: bool = False
+
+
 class RequestExport(Message):
     command_id: str
     tenant_id: str
@@ -30,6 +44,7 @@ class RequestExport(Message):
     roles: list[str]
     issued_at: datetime
     request: ExportRequest
+    schedule: ScheduledRun | None = None
 
 
 class CancelExport(Message):
@@ -42,7 +57,56 @@ class CancelExport(Message):
     reason: str | None = None
 
 
-Command = RequestExport | CancelExport
+class CreateSchedule(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    schedule: ScheduleSpec
+
+
+class UpdateSchedule(Message):
+    """Replaces the schedule's whole description (the API merges a PATCH into it first)."""
+
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    schedule_id: str
+    schedule: ScheduleSpec
+
+
+class PauseSchedule(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    schedule_id: str
+
+
+class ResumeSchedule(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    schedule_id: str
+
+
+class DeleteSchedule(Message):
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+    schedule_id: str
+
+
+ScheduleCommand = CreateSchedule | UpdateSchedule | PauseSchedule | ResumeSchedule | DeleteSchedule
+Command = RequestExport | CancelExport | ScheduleCommand
 
 
 # Events: what happened to a job, on export.events keyed by job id.
@@ -162,6 +226,102 @@ JobEvent = (
     | ExportExpired
     | ExportDelivered
     | DeliveryFailed
+)
+
+# Schedule events: what happened to a schedule, on export.schedules keyed by schedule id.
+
+
+class ScheduleEnvelope(Message):
+    event_id: str
+    schedule_id: str
+    tenant_id: str
+    user_id: str
+    sequence: int
+    occurred_at: datetime
+    causation_id: str
+
+
+class ScheduleEvent(Message):
+    envelope: ScheduleEnvelope
+
+
+class ScheduleCreated(ScheduleEvent):
+    command_id: str
+    schedule: ScheduleSpec
+
+
+class ScheduleRejected(ScheduleEvent):
+    """A CreateSchedule refused: the schedule's only event."""
+
+    command_id: str
+    code: str
+    reason: str
+    field: str | None = None
+
+
+class ScheduleUpdated(ScheduleEvent):
+    schedule: ScheduleSpec
+
+
+class ScheduleCommandRefused(ScheduleEvent):
+    """An update, pause, resume or delete that could not apply (recorded, state unchanged)."""
+
+    command_id: str
+    code: str
+    reason: str
+    field: str | None = None
+
+
+class SchedulePaused(ScheduleEvent):
+    pass
+
+
+class ScheduleResumed(ScheduleEvent):
+    pass
+
+
+class ScheduleDeleted(ScheduleEvent):
+    pass
+
+
+class ScheduleRunStarted(ScheduleEvent):
+    slot: datetime
+    run_number: int
+    job_id: str
+    key_after: int | None = None
+
+
+class ScheduleRunSkipped(ScheduleEvent):
+    """A slot that starts no job: missed while no worker ran (catchUp), or while the
+    schedule's previous incremental run was still going."""
+
+    slot: datetime
+    reason: str
+
+
+class ScheduleRunFinished(ScheduleEvent):
+    run_number: int
+    slot: datetime
+    job_id: str
+    status: RunStatus
+    rows: int
+    # The keys the run covered, (keyAfter, keyThrough]; none for a run that is not incremental.
+    key_after: int | None = None
+    key_through: int | None = None
+    reason: str | None = None
+
+
+ScheduleLogEvent = (
+    ScheduleCreated
+    | ScheduleRejected
+    | ScheduleUpdated
+    | ScheduleCommandRefused
+    | SchedulePaused
+    | ScheduleResumed
+    | ScheduleDeleted
+    | ScheduleRunStarted
+    | ScheduleRunSkipped
+    | ScheduleRunFinished
 )
 
 TERMINAL_STATUSES = {
