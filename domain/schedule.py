@@ -23,6 +23,17 @@ Draft = tuple[type[ev.ScheduleEvent], dict[str, Any]]
 SCHEDULE_EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:export-service:schedule-event")
 
 
+# Events a change command causes, and how many of those commands a state remembers.
+CHANGE_EVENTS = (
+    ev.ScheduleUpdated,
+    ev.SchedulePaused,
+    ev.ScheduleResumed,
+    ev.ScheduleDeleted,
+    ev.ScheduleCommandRefused,
+)
+RECENT_COMMANDS = 20
+
+
 class OpenRun(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +58,8 @@ class ScheduleState(BaseModel):
     open_runs: list[OpenRun] = []
     # The last successful incremental run's highest key: the next run exports keys above it.
     key_mark: int | None = None
+    # The last changes' command ids, so that a change handled again records nothing.
+    recent_commands: list[str] = []
 
 
 def apply(state: ScheduleState | None, event: ev.ScheduleLogEvent) -> ScheduleState | None:
@@ -64,7 +77,11 @@ def apply(state: ScheduleState | None, event: ev.ScheduleLogEvent) -> ScheduleSt
         )
     if state is None:
         return None
-    return _apply_to(state, event).model_copy(update={"sequence": seq})
+    update: dict[str, object] = {"sequence": seq}
+    if isinstance(event, CHANGE_EVENTS):
+        commands = [*state.recent_commands, event.envelope.causation_id]
+        update["recent_commands"] = commands[-RECENT_COMMANDS:]
+    return _apply_to(state, event).model_copy(update=update)
 
 
 def _apply_to(state: ScheduleState, event: ev.ScheduleLogEvent) -> ScheduleState:
