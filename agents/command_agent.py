@@ -1,4 +1,5 @@
-"""Command handler: turns RequestExport and CancelExport commands into job inbox messages.
+"""Command handler: turns RequestExport and CancelExport commands into job inbox messages,
+and schedule commands into schedule inbox messages.
 
 It validates a request (schema, catalogue, role), counts and plans it against the
 database, checks and reserves the user's quota, and hands the outcome to the job agent,
@@ -22,9 +23,13 @@ from agents.quota_keeper import QuotaKeeper
 from agents.runner import Effect, Received, Send, Undecodable
 from config.settings import Settings
 from domain import inbox
+from domain import schedule_inbox as si
+from domain.schedule_inbox import NOTHING_NEW
+from domain.schedule_validation import check_schedule
 from domain.validation import RequestInvalid, ResolvedQuery, resolve
 from export_contract import codec
-from export_contract.ids import job_id_for
+from export_contract import models as ev
+from export_contract.ids import job_id_for, schedule_id_for
 from export_contract.models import CancelExport, RequestExport
 from observability.logs import log_context
 
@@ -90,10 +95,12 @@ async def handle_command(value: bytes, c: CommandCollaborators) -> list[Effect]:
         command = codec.decode(value)
     except codec.UndecodableMessage as exc:
         raise Undecodable(str(exc)) from exc
-    if not isinstance(command, RequestExport | CancelExport):
+    if not isinstance(command, ev.Command):
         raise Undecodable(f"{type(command).__name__} is not a command")
     if not _ids_are_uuids(command):
         raise Undecodable("tenantId and userId must be UUIDs")
+    if isinstance(command, ev.ScheduleCommand):
+        return [_schedule_message(command, c.settings)]
     if isinstance(command, CancelExport):
         with log_context(job_id=command.job_id, tenant_id=command.tenant_id):
             return [_cancel_requested(command, c.settings)]
@@ -114,7 +121,58 @@ def _cancel_requested(command: CancelExport, settings: Settings) -> Send:
     return Send(settings.job_inbox_topic, command.job_id, inbox.encode_inbox(message))
 
 
-def _ids_are_uuids(command: RequestExport | CancelExport) -> bool:
+def _schedule_message(command: ev.ScheduleCommand, settings: Settings) -> Send:
+    """The checked command, for the schedule agent to record (created, changed or refused)."""
+    message: si.ScheduleMessage
+    if isinstance(command, ev.CreateSchedule):
+        message = si.OpenSchedule(
+            schedule_id=schedule_id_for(command.tenant_id, command.command_id),
+            message_id=command.command_id,
+            tenant_id=command.tenant_id,
+            user_id=command.user_id,
+            command_id=command.command_id,
+            spec=command.schedule,
+            rejection=_schedule_refusal(command),
+        )
+    else:
+        message = si.ChangeSchedule(
+            schedule_id=command.schedule_id,
+            message_id=command.command_id,
+            tenant_id=command.tenant_id,
+            user_id=command.user_id,
+            roles=command.roles,
+            change=SCHEDULE_CHANGES[type(command)],
+            spec=command.schedule if isinstance(command, ev.UpdateSchedule) else None,
+            rejection=_schedule_refusal(command),
+        )
+    with log_context(schedule_id=message.schedule_id, tenant_id=command.tenant_id):
+        log.info("schedule %s: %s", message.schedule_id, type(command).__name__)
+    return Send(
+        settings.schedule_inbox_topic, message.schedule_id, si.encode_schedule_message(message)
+    )
+
+
+SCHEDULE_CHANGES = {
+    ev.UpdateSchedule: "UPDATE",
+    ev.PauseSchedule: "PAUSE",
+    ev.ResumeSchedule: "RESUME",
+    ev.DeleteSchedule: "DELETE",
+}
+
+
+def _schedule_refusal(command: ev.ScheduleCommand) -> inbox.Rejection | None:
+    if CREATE_ROLE not in command.roles:
+        return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
+    if not isinstance(command, ev.CreateSchedule | ev.UpdateSchedule):
+        return None
+    errors = check_schedule(command.schedule)
+    if not errors:
+        return None
+    reason = "; ".join(str(e) for e in errors)
+    return inbox.Rejection(code="INVALID_REQUEST", reason=reason, field=errors[0].field)
+
+
+def _ids_are_uuids(command: ev.Command) -> bool:
     try:
         UUID(command.tenant_id)
         UUID(command.user_id)
@@ -137,6 +195,7 @@ async def _open_job(command: RequestExport, job_id: str, c: CommandCollaborators
         command_id=command.command_id,
         request=command.request,
         outcome=outcome,
+        schedule=command.schedule,
     )
     log.info("job %s from command %s: %s", job_id, command.command_id, type(outcome).__name__)
     return Send(c.settings.job_inbox_topic, job_id, inbox.encode_inbox(message))
@@ -155,7 +214,11 @@ async def _decide(
     rows_per_file = command.request.max_rows_per_file or c.settings.default_max_rows_per_file
     for attempt in range(1, PLANNING_ATTEMPTS + 1):
         try:
-            return await c.plan(command.tenant_id, query, rows_per_file)
+            acceptance = await c.plan(command.tenant_id, query, rows_per_file)
+            if acceptance.total_rows == 0 and command.schedule and command.schedule.skip_if_empty:
+                reason = "no rows to export this time (the schedule's ifEmpty is SKIP)"
+                return inbox.Rejection(code=NOTHING_NEW, reason=reason)
+            return acceptance
         except psycopg.OperationalError as exc:
             log.warning("planning attempt %d failed: %s", attempt, exc)
             if attempt == PLANNING_ATTEMPTS:

@@ -26,6 +26,9 @@ class FaustApp:
     # Each user's quota usage, keyed tenant:user: a domain.quota.QuotaUsage as JSON. Owned by
     # the command agent, which reads the user's commands and settlements co-partitioned.
     quotas: TableT
+    # Each schedule's state, keyed by schedule id: the fold of its events
+    # (domain.schedule.apply), as JSON.
+    schedules: TableT
 
 
 def create_app(settings: Settings, worker_id: str) -> FaustApp:
@@ -62,6 +65,8 @@ def create_app(settings: Settings, worker_id: str) -> FaustApp:
         settings.deliveries_topic,
         settings.quota_inbox_topic,
         settings.stops_topic,
+        settings.schedules_topic,
+        settings.schedule_inbox_topic,
         settings.dead_letter_topic,
     ]
     topics = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in names}
@@ -72,4 +77,7 @@ def create_app(settings: Settings, worker_id: str) -> FaustApp:
     quotas = app.Table(
         "quotas", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
     )
-    return FaustApp(app, topics, jobs, quotas)
+    schedules = app.Table(
+        "schedules", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
+    return FaustApp(app, topics, jobs, quotas, schedules)

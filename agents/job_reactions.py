@@ -16,10 +16,12 @@ from agents.runner import Send
 from config.settings import Settings
 from domain import delivery, inbox
 from domain.job import JobState
+from domain.schedule_inbox import NOTHING_NEW, RunEnded, encode_schedule_message
 from events.notices import completion_notice
 from export_contract import codec
 from export_contract import models as ev
 from export_contract.request import ExportStatus
+from export_contract.schedule import RunStatus
 from observability.metrics import EXPORTS_FINISHED
 from stores.export_store import ExportStore
 
@@ -56,7 +58,33 @@ async def react(
     if settled and state.is_terminal and state.delivery_status != delivery.PENDING:
         notice = completion_notice(state, event.envelope.occurred_at)
         sends.append(Send(settings.completions_topic, state.job_id, codec.encode(notice)))
+        if state.schedule is not None:
+            sends.append(_run_ended(state, state.schedule, settings))
     return sends
+
+
+def _run_ended(state: JobState, run: ev.ScheduledRun, settings: Settings) -> Send:
+    """A schedule's run settled: completed only when its files reached their destination
+    too, since an incremental schedule's mark moves only past rows that were delivered."""
+    delivered = state.delivery_status != delivery.FAILED
+    status = RunStatus.FAILED
+    if state.status is ExportStatus.COMPLETED and delivered:
+        status = RunStatus.COMPLETED
+    elif state.error_code == NOTHING_NEW:
+        status = RunStatus.SKIPPED
+    reason = state.error_message if status is not RunStatus.COMPLETED else None
+    if status is RunStatus.FAILED and not reason:
+        reason = state.delivery_error or state.status.value.lower()
+    message = RunEnded(
+        schedule_id=run.schedule_id,
+        message_id=f"run-ended:{state.job_id}",
+        job_id=state.job_id,
+        status=status,
+        rows=state.total_rows or 0,
+        key_through=state.high_water_mark,
+        reason=reason,
+    )
+    return Send(settings.schedule_inbox_topic, run.schedule_id, encode_schedule_message(message))
 
 
 async def discard_late_files(state: JobState, message: inbox.ChunkDone, store: ExportStore) -> None:

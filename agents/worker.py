@@ -27,6 +27,8 @@ from agents.projection_agent import ReadModelProjector
 from agents.quota_keeper import QuotaKeeper
 from agents.retention_agent import SweepRequest, handle_sweep_request, sweep
 from agents.runner import AgentRunner, Received, TaskHandler, Undecodable
+from agents.schedule_agent import ScheduleCollaborators, ScheduleTopics, handle_schedule_inbox
+from agents.schedule_ticks import TickRequest, handle_tick_request, tick
 from agents.task_consumers import TaskConsumerService, delivery_tasks, extraction_tasks
 from config import bootstrap
 from config.settings import Settings
@@ -137,6 +139,12 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     async def sweep_on_schedule() -> None:
         await runner.carry_out(await sweep(SweepRequest(as_of=datetime.now(UTC)), settings))
 
+    _register_schedules(runner, settings, parts)
+
+    @app.timer(interval=settings.schedule_tick_seconds, on_leader=True)
+    async def tick_schedules() -> None:
+        await runner.carry_out(await tick(TickRequest(as_of=datetime.now(UTC)), settings))
+
     extractors = TaskConsumerService(
         extraction_tasks(settings),
         _dead_lettering(runner, Extractor(c, runner.carry_out)),
@@ -188,6 +196,27 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
         lag.start()
 
     return worker
+
+
+def _register_schedules(runner: AgentRunner, settings: Settings, parts: FaustApp) -> None:
+    """The schedule agent (single writer of each schedule), its ticks and its projection."""
+    topics = ScheduleTopics(schedules=settings.schedules_topic, commands=settings.commands_topic)
+    schedules = ScheduleCollaborators(topics, parts.schedules)
+    runner.register(
+        "schedule-agent",
+        [settings.schedule_inbox_topic],
+        functools.partial(handle_schedule_inbox, c=schedules),
+    )
+    runner.register(
+        "schedule-tick-agent",
+        [settings.schedule_ticks_topic],
+        functools.partial(handle_tick_request, settings=settings),
+    )
+    runner.register(
+        "schedule-projection-agent",
+        [settings.schedules_topic],
+        ReadModelProjector.for_schedules(settings.service_database_url),
+    )
 
 
 class _Forward:

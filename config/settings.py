@@ -62,6 +62,9 @@ class Settings:
     limits_topic: str = "export.limits"
     stops_topic: str = "export.stops"
     sweeps_topic: str = "export.sweeps"
+    schedules_topic: str = "export.schedules"
+    schedule_inbox_topic: str = "export.schedule-inbox"
+    schedule_ticks_topic: str = "export.schedule-ticks"
     dead_letter_topic: str = "export.dead-letter"
     retention_days: int = 7
     default_max_rows_per_file: int = 1_000_000
@@ -76,6 +79,8 @@ class Settings:
     sftp_known_hosts: Path | None = None
     smtp: SmtpSettings | None = None
     retention_sweep_seconds: float = 60.0
+    # How often the leader asks which schedules have a slot due.
+    schedule_tick_seconds: float = 10.0
     delivery_max_attempts: int = 5
     delivery_retry_seconds: float = 30.0
     # Each worker serves /livez, /readyz and /metrics; worker N on worker_http_port + N - 1.

@@ -41,6 +41,10 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.limits_topic, 1, KEEP_FOREVER),
         TopicSpec(settings.stops_topic, 1, KEEP_A_DAY),
         TopicSpec(settings.sweeps_topic, 1),
+        # Each schedule's event log, kept like a job's; its inbox is keyed by schedule id.
+        TopicSpec(settings.schedules_topic, p, KEEP_FOREVER),
+        TopicSpec(settings.schedule_inbox_topic, p),
+        TopicSpec(settings.schedule_ticks_topic, 1),
         TopicSpec(settings.dead_letter_topic, 1),
     ]
 
@@ -60,6 +64,9 @@ def consumer_groups(settings: Settings) -> dict[str, list[str]]:
                 settings.job_inbox_topic,
                 settings.events_topic,
                 settings.sweeps_topic,
+                settings.schedule_inbox_topic,
+                settings.schedule_ticks_topic,
+                settings.schedules_topic,
             ]
         ),
         EXTRACTORS_GROUP: [settings.tasks_topic],

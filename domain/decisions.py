@@ -122,9 +122,12 @@ def record(
 
 
 def _open(message: inbox.OpenJob) -> list[Draft]:
-    drafts: list[Draft] = [
-        (ev.ExportRequested, {"command_id": message.command_id, "request": message.request})
-    ]
+    requested = {
+        "command_id": message.command_id,
+        "request": message.request,
+        "schedule": message.schedule,
+    }
+    drafts: list[Draft] = [(ev.ExportRequested, requested)]
     outcome = message.outcome
     if isinstance(outcome, inbox.Acceptance):
         drafts.append((ev.ExportAccepted, outcome.model_dump()))

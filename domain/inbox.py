@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from export_contract.models import ExportFile
+from export_contract.models import ExportFile, ScheduledRun
 from export_contract.plan import ChunkPlan
 from export_contract.request import ExportRequest, ExportStatus
 
@@ -51,6 +51,7 @@ class OpenJob(InboxMessage):
     command_id: str
     request: ExportRequest
     outcome: Acceptance | Rejection
+    schedule: ScheduledRun | None = None
 
 
 class ChunkStarted(InboxMessage):

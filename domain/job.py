@@ -57,6 +57,8 @@ class JobState(BaseModel):
     delivery_error: str | None = None
     delivered_to: str | None = None
     delivered_at: datetime | None = None
+    # A run of a schedule: its end is reported to the schedule agent.
+    schedule: ev.ScheduledRun | None = None
 
     @property
     def processed_rows(self) -> int:
@@ -97,6 +99,7 @@ def apply(state: JobState | None, event: ev.JobEvent) -> JobState:
             status=ExportStatus.PENDING,
             request=event.request,
             requested_at=envelope.occurred_at,
+            schedule=event.schedule,
         )
     if state is None:
         raise FoldError(f"{type(event).__name__} before ExportRequested for job {envelope.job_id}")

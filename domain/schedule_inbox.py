@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from domain.inbox import Rejection
 from export_contract.schedule import RunStatus, ScheduleSpec
 
+# A run with ifEmpty SKIP that found no rows is refused with this code: a skipped run.
+NOTHING_NEW = "NOTHING_NEW"
+
 
 class ScheduleMessage(BaseModel):
     model_config = ConfigDict(frozen=True)

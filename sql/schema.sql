@@ -183,3 +183,46 @@ ALTER TABLE export_service.quota_usage OWNER TO export_service;
 
 ALTER TABLE export_service.export_jobs OWNER TO export_service;
 ALTER TABLE export_service.export_files OWNER TO export_service;
+
+-- Schedules and their runs, folded from export.schedules (agents/projection_agent.py).
+CREATE TABLE IF NOT EXISTS export_service.export_schedules (
+    id              uuid PRIMARY KEY,
+    tenant_id       uuid NOT NULL,
+    owner_id        uuid NOT NULL,
+    name            varchar(255) NOT NULL,
+    description     text,
+    cron            varchar(255) NOT NULL,
+    timezone        varchar(64) NOT NULL,
+    -- ACTIVE, PAUSED, DELETED, or REJECTED (a CreateSchedule refused; see rejection).
+    status          varchar(20) NOT NULL,
+    spec            jsonb NOT NULL,
+    rejection       jsonb,
+    -- The first slot not yet decided: the leader's tick asks for schedules due by now.
+    next_slot_at    timestamptz,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    last_sequence   bigint NOT NULL,
+    -- The folded state (domain.schedule.ScheduleState); null for a rejected schedule.
+    schedule_state  jsonb
+);
+CREATE INDEX IF NOT EXISTS idx_export_schedules_owner ON export_service.export_schedules (tenant_id, owner_id);
+CREATE INDEX IF NOT EXISTS idx_export_schedules_due ON export_service.export_schedules (next_slot_at)
+    WHERE status = 'ACTIVE';
+ALTER TABLE export_service.export_schedules OWNER TO export_service;
+
+CREATE TABLE IF NOT EXISTS export_service.schedule_runs (
+    schedule_id  uuid NOT NULL REFERENCES export_service.export_schedules (id) ON DELETE CASCADE,
+    slot         timestamptz NOT NULL,
+    run_number   bigint,
+    job_id       uuid,
+    -- RUNNING, COMPLETED, FAILED or SKIPPED.
+    status       varchar(20) NOT NULL,
+    rows         bigint,
+    key_after    bigint,
+    key_through  bigint,
+    reason       text,
+    decided_at   timestamptz NOT NULL,
+    finished_at  timestamptz,
+    PRIMARY KEY (schedule_id, slot)
+);
+ALTER TABLE export_service.schedule_runs OWNER TO export_service;

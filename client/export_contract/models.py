@@ -129,6 +129,8 @@ class Event(Message):
 class ExportRequested(Event):
     command_id: str
     request: ExportRequest
+    # Set for a run of a schedule: which run, and the keys an incremental one lies above.
+    schedule: ScheduledRun | None = None
 
 
 class ExportAccepted(Event):

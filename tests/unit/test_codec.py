@@ -12,6 +12,7 @@ from export_contract import codec
 from export_contract import models as ev
 from export_contract.plan import ChunkPlan
 from export_contract.request import ExportStatus
+from export_contract.schedule import CatchUp, IfEmpty, RunStatus, ScheduleSpec
 from tests.unit.builders import NOW, TENANT, USER, export_request
 
 ENVELOPE = ev.Envelope(
@@ -42,6 +43,37 @@ REQUEST = export_request(
     formatOptions={"csv": {"delimiter": "\t", "includeHeaders": False}},
     maxRowsPerFile=500,
 )
+SPEC = ScheduleSpec(
+    name="mornings",
+    description="the trades of the day before",
+    cron="0 9 * * 1-5",
+    timezone="Europe/Zurich",
+    export_request=REQUEST,
+    incremental=True,
+    if_empty=IfEmpty.SKIP,
+    catch_up=CatchUp.ALL,
+    start_at=datetime(2027, 1, 1, tzinfo=UTC),
+    end_at=datetime(2028, 1, 1, tzinfo=UTC),
+)
+RUN = ev.ScheduledRun(
+    schedule_id="s", run_number=4, slot=NOW, incremental=True, key_after=2**50, skip_if_empty=True
+)
+SCHEDULE_ENVELOPE = ev.ScheduleEnvelope(
+    event_id="e",
+    schedule_id="s",
+    tenant_id=TENANT,
+    user_id=USER,
+    sequence=7,
+    occurred_at=NOW,
+    causation_id="c",
+)
+COMMAND = {
+    "command_id": "c",
+    "tenant_id": TENANT,
+    "user_id": USER,
+    "roles": ["r"],
+    "issued_at": NOW,
+}
 
 MESSAGES: list[ev.Message] = [
     ev.RequestExport(
@@ -61,7 +93,39 @@ MESSAGES: list[ev.Message] = [
         job_id="j",
         reason=None,
     ),
+    ev.RequestExport(**COMMAND, request=REQUEST, schedule=RUN),
     ev.ExportRequested(envelope=ENVELOPE, command_id="c", request=REQUEST),
+    ev.ExportRequested(envelope=ENVELOPE, command_id="c", request=REQUEST, schedule=RUN),
+    ev.CreateSchedule(**COMMAND, schedule=SPEC),
+    ev.UpdateSchedule(**COMMAND, schedule_id="s", schedule=SPEC),
+    ev.PauseSchedule(**COMMAND, schedule_id="s"),
+    ev.ResumeSchedule(**COMMAND, schedule_id="s"),
+    ev.DeleteSchedule(**COMMAND, schedule_id="s"),
+    ev.ScheduleCreated(envelope=SCHEDULE_ENVELOPE, command_id="c", schedule=SPEC),
+    ev.ScheduleRejected(
+        envelope=SCHEDULE_ENVELOPE, command_id="c", code="INVALID_REQUEST", reason="r", field="cron"
+    ),
+    ev.ScheduleUpdated(envelope=SCHEDULE_ENVELOPE, schedule=SPEC),
+    ev.ScheduleCommandRefused(
+        envelope=SCHEDULE_ENVELOPE, command_id="c", code="FORBIDDEN", reason="r"
+    ),
+    ev.SchedulePaused(envelope=SCHEDULE_ENVELOPE),
+    ev.ScheduleResumed(envelope=SCHEDULE_ENVELOPE),
+    ev.ScheduleDeleted(envelope=SCHEDULE_ENVELOPE),
+    ev.ScheduleRunStarted(
+        envelope=SCHEDULE_ENVELOPE, slot=NOW, run_number=4, job_id="j", key_after=2**50
+    ),
+    ev.ScheduleRunSkipped(envelope=SCHEDULE_ENVELOPE, slot=NOW, reason="missed"),
+    ev.ScheduleRunFinished(
+        envelope=SCHEDULE_ENVELOPE,
+        run_number=4,
+        slot=NOW,
+        job_id="j",
+        status=RunStatus.COMPLETED,
+        rows=2**40,
+        key_after=1,
+        key_through=2**50,
+    ),
     ev.ExportAccepted(
         envelope=ENVELOPE,
         total_rows=10,
