@@ -18,9 +18,11 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from export_contract import codec
-from export_contract.ids import job_id_for
+from export_contract import models as ev
+from export_contract.ids import job_id_for, schedule_id_for
 from export_contract.models import CancelExport, ExportCompletionNotice, RequestExport
 from export_contract.request import ExportRequest
+from export_contract.schedule import ScheduleSpec
 
 DEFAULT_ROLES = ("exports:create", "exports:read")
 
@@ -96,6 +98,54 @@ class ExportClient:
             reason=reason,
         )
         self._publish(f"{tenant_id}:{user_id}", codec.encode(command))
+
+    def create_schedule(
+        self,
+        tenant_id: str,
+        user_id: str,
+        schedule: Mapping[str, Any] | ScheduleSpec,
+        command_id: str | None = None,
+        roles: tuple[str, ...] = DEFAULT_ROLES,
+    ) -> str:
+        """Publish a CreateSchedule; returns the schedule id (derived from the command id).
+        Whether it was accepted shows in the schedule's events (ScheduleCreated or
+        ScheduleRejected) and the read API."""
+        command_id = command_id or str(uuid.uuid4())
+        spec = (
+            schedule
+            if isinstance(schedule, ScheduleSpec)
+            else ScheduleSpec.model_validate(schedule)
+        )
+        command = ev.CreateSchedule(
+            **self._command(tenant_id, user_id, command_id, roles), schedule=spec
+        )
+        self._publish(f"{tenant_id}:{user_id}", codec.encode(command))
+        return schedule_id_for(tenant_id, command_id)
+
+    def change_schedule(
+        self,
+        tenant_id: str,
+        user_id: str,
+        schedule_id: str,
+        change: type[ev.PauseSchedule | ev.ResumeSchedule | ev.DeleteSchedule],
+        roles: tuple[str, ...] = DEFAULT_ROLES,
+    ) -> None:
+        """Publish a PauseSchedule, ResumeSchedule or DeleteSchedule (the class says which)."""
+        fields = self._command(tenant_id, user_id, str(uuid.uuid4()), roles)
+        command = change(**fields, schedule_id=schedule_id)
+        self._publish(f"{tenant_id}:{user_id}", codec.encode(command))
+
+    @staticmethod
+    def _command(
+        tenant_id: str, user_id: str, command_id: str, roles: tuple[str, ...]
+    ) -> dict[str, Any]:
+        return {
+            "command_id": command_id,
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "roles": list(roles),
+            "issued_at": datetime.now(UTC),
+        }
 
     def publish_raw(self, key: str, value: bytes) -> None:
         """Publish bytes as a command: for tests of what the service does with bad input."""

@@ -1,0 +1,178 @@
+"""Schedules on the real stack, the clock moved by tick requests: a schedule every minute
+starts exactly one job per slot, with the worker killed twice on the way; an ifEmpty SKIP
+schedule that finds nothing records a skipped run; a bad schedule is refused with its field.
+
+The schedules start in 2031, so the leader's own ticks (as of now) never reach them; the
+test's ticks, as of each slot, decide them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from config.settings import Settings
+from export_client.kafka_client import ExportClient
+from export_contract.ids import job_id_for, run_command_id
+from tests.integration.conftest import (
+    ROOT,
+    SMALL_ORDERS,
+    SMALL_ORDERS_WHERE,
+    TENANT_A,
+    USER_A,
+    AdminDatabase,
+    body_without_headers,
+    psql_csv,
+)
+
+pytestmark = pytest.mark.slow
+START = datetime(2031, 1, 1, 6, 0, tzinfo=UTC)
+SLOTS = 10
+KILLED_AT = (3, 7)
+PIDS = ROOT / ".stack/pids"
+
+
+def every_minute(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "cron": "* * * * *",
+        "timezone": "UTC",
+        "exportRequest": SMALL_ORDERS,
+        "startAt": START.isoformat(),
+        **overrides,
+    }
+
+
+def tick(settings: Settings, as_of: datetime) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    producer.produce(settings.schedule_ticks_topic, value=json.dumps({"asOf": as_of.isoformat()}))
+    assert producer.flush(10) == 0
+
+
+def schedule_row(db: AdminDatabase, schedule_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = db.execute(
+            "SELECT status, next_slot_at, rejection FROM export_service.export_schedules"
+            " WHERE id = %s",
+            [schedule_id],
+        ).fetchone()
+        if row is not None:
+            return {"status": row[0], "next_slot_at": row[1], "rejection": row[2]}
+        time.sleep(0.2)
+    raise AssertionError(f"schedule {schedule_id} never reached the read model")
+
+
+def runs(db: AdminDatabase, schedule_id: str) -> list[tuple[Any, ...]]:
+    return db.execute(
+        "SELECT slot, run_number, job_id::text, status, rows, reason"
+        " FROM export_service.schedule_runs WHERE schedule_id = %s ORDER BY slot",
+        [schedule_id],
+    ).fetchall()
+
+
+def wait_for_runs(
+    db: AdminDatabase, schedule_id: str, count: int, settled: bool, timeout: float = 120
+) -> list[tuple[Any, ...]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = runs(db, schedule_id)
+        if len(found) >= count and (not settled or all(r[3] != "RUNNING" for r in found)):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{count} runs not {'settled' if settled else 'decided'}: {found}")
+
+
+def kill_worker() -> None:
+    victim = int((PIDS / "worker-1.pid").read_text())
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while int((PIDS / "worker-1.pid").read_text() or 0) == victim:
+        assert time.monotonic() < deadline, "the supervisor did not start worker-1 again"
+        time.sleep(0.1)
+
+
+def test_every_slot_starts_exactly_one_job_whatever_the_restarts(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
+) -> None:
+    schedule_id = client.create_schedule(TENANT_A, USER_A, every_minute("every minute"))
+    row = schedule_row(admin_db, schedule_id)
+    assert row["status"] == "ACTIVE" and row["next_slot_at"] == START
+    for n in range(SLOTS):
+        slot = START + timedelta(minutes=n)
+        tick(settings, slot + timedelta(seconds=5))
+        if n in KILLED_AT:
+            kill_worker()
+        wait_for_runs(admin_db, schedule_id, n + 1, settled=False)
+        # The same slot ticked again starts nothing more.
+        tick(settings, slot + timedelta(seconds=6))
+
+    found = wait_for_runs(admin_db, schedule_id, SLOTS, settled=True, timeout=240)
+    slots = [START + timedelta(minutes=n) for n in range(SLOTS)]
+    assert [r[0] for r in found] == slots
+    assert [r[1] for r in found] == list(range(1, SLOTS + 1))
+    assert [r[3] for r in found] == ["COMPLETED"] * SLOTS, found
+    expected_jobs = [job_id_for(TENANT_A, run_command_id(schedule_id, s)) for s in slots]
+    assert [r[2] for r in found] == expected_jobs
+    jobs = admin_db.execute(
+        "SELECT id::text, status FROM export_service.export_jobs"
+        " WHERE job_state -> 'schedule' ->> 'scheduleId' = %s",
+        [schedule_id],
+    ).fetchall()
+    assert sorted(jobs) == sorted((job, "COMPLETED") for job in expected_jobs)
+
+    expected = psql_csv(
+        settings,
+        f"SELECT id FROM analytics.fact_orders WHERE {SMALL_ORDERS_WHERE} ORDER BY id",
+        [],
+    )
+    for job_id in expected_jobs:
+        paths = sorted(Path(settings.store_dir, TENANT_A, job_id).glob("part-*.csv"))
+        assert body_without_headers(paths) == expected and expected
+
+
+def test_an_empty_run_with_if_empty_skip_is_recorded_as_skipped(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
+) -> None:
+    nothing = {
+        **SMALL_ORDERS,
+        "queryDefinition": {
+            **SMALL_ORDERS["queryDefinition"],  # type: ignore[dict-item]
+            "filters": [{"column": "id", "operator": "<", "value": 0}],
+        },
+    }
+    spec = every_minute("nothing new", exportRequest=nothing, ifEmpty="SKIP")
+    schedule_id = client.create_schedule(TENANT_A, USER_A, spec)
+    schedule_row(admin_db, schedule_id)
+    tick(settings, START + timedelta(seconds=5))
+    (run,) = wait_for_runs(admin_db, schedule_id, 1, settled=True)
+    assert run[3] == "SKIPPED" and run[4] == 0
+    assert "ifEmpty is SKIP" in run[5]
+
+
+def test_a_bad_schedule_is_refused_naming_the_field(
+    client: ExportClient, admin_db: AdminDatabase
+) -> None:
+    cases = {
+        "cron": every_minute("seconds", cron="* * * * * *"),
+        "timezone": every_minute("nowhere", timezone="Atlantis/Capital"),
+        "exportRequest.queryDefinition.source": every_minute(
+            "no such table",
+            exportRequest={
+                **SMALL_ORDERS,
+                "queryDefinition": {"source": "pg_shadow", "columns": []},
+            },
+        ),
+    }
+    for field, spec in cases.items():
+        schedule_id = client.create_schedule(TENANT_A, USER_A, spec)
+        row = schedule_row(admin_db, schedule_id)
+        assert row["status"] == "REJECTED", (field, row)
+        assert row["rejection"]["field"] == field, row
