@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import psycopg
@@ -208,6 +208,8 @@ async def _decide(
         return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
     try:
         query = resolve(command.request)
+        if command.schedule is not None and command.schedule.incremental:
+            query = replace(query, key_above=command.schedule.key_after)
     except RequestInvalid as exc:
         first = exc.errors[0]
         return inbox.Rejection(code="INVALID_REQUEST", reason=str(exc), field=first.field)

@@ -163,6 +163,7 @@ class Extractor:
                 settings.reader_database_url,
                 task.tenant_id,
                 task.request,
+                task.key_above,
                 chunk,
                 store.working_dir(location, task.tenant_id, task.job_id),
                 on_progress,

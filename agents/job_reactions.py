@@ -104,6 +104,7 @@ def _tasks(state: JobState, event: ev.ExportAccepted, settings: Settings) -> lis
             request=state.request,
             chunk=chunk,
             high_water_mark=event.high_water_mark,
+            key_above=state.key_above,
             output_location=event.output_location,
             max_export_bytes=event.max_export_bytes,
         )

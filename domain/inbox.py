@@ -139,6 +139,8 @@ class ExtractChunk(BaseModel):
     request: ExportRequest
     chunk: ChunkPlan
     high_water_mark: int
+    # An incremental schedule's run: only keys above this.
+    key_above: int | None = None
     # Empty in tasks from before stores were configurable: the local store.
     output_location: str = ""
     max_export_bytes: int | None = None

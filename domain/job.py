@@ -61,6 +61,12 @@ class JobState(BaseModel):
     schedule: ev.ScheduledRun | None = None
 
     @property
+    def key_above(self) -> int | None:
+        """An incremental run's lower key bound (exclusive); None for every other export."""
+        run = self.schedule
+        return run.key_after if run is not None and run.incremental else None
+
+    @property
     def processed_rows(self) -> int:
         return sum(self.chunk_rows.values())
 

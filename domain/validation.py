@@ -100,6 +100,9 @@ class ResolvedQuery:
     date_range: tuple[date, date] | None
     # Excel's one-sheet-per-value column; rows are ordered by it first.
     sheet_by: Column | None = None
+    # An incremental schedule's run: only rows with keys above this (the last successful
+    # run's mark). The upper bound is the run's own high-water mark, as for any export.
+    key_above: int | None = None
 
     @property
     def ordered_by_key(self) -> bool:

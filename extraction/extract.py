@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from domain.validation import resolve
@@ -27,6 +28,7 @@ def extract_chunk(
     conninfo: str,
     tenant_id: str,
     request: ExportRequest,
+    key_above: int | None,
     chunk: ChunkPlan,
     folder: Path,
     on_progress: Callable[[int], None],
@@ -42,7 +44,7 @@ def extract_chunk(
     work = ChunkWork(
         conninfo,
         tenant_id,
-        resolve(request),
+        replace(resolve(request), key_above=key_above),
         chunk,
         name_for,
         on_progress,

@@ -60,10 +60,18 @@ def build_manifest(state: JobState, completed_at: datetime) -> dict[str, Any]:
         "totalBytes": sum(f.bytes for f in files),
         # The snapshot: the export holds the matching rows with keys up to this mark.
         "snapshot": {"keyColumn": query.source.key_column, "highWaterMark": state.high_water_mark},
+        **_key_range(state),
         "requestedAt": state.requested_at.isoformat(),
         "completedAt": completed_at.isoformat(),
         "notes": [note for f in files for note in f.notes],
     }
+
+
+def _key_range(state: JobState) -> dict[str, Any]:
+    """A schedule's incremental run names the keys it covers: above `after`, up to `through`."""
+    if state.schedule is None or not state.schedule.incremental:
+        return {}
+    return {"keyRange": {"after": state.key_above, "through": state.high_water_mark}}
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:

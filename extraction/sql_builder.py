@@ -112,6 +112,8 @@ def where(
     parts: list[sql.Composable] = [
         sql.SQL("{} = {}").format(sql.Identifier("tenant_id"), sql.Literal(tenant_id))
     ]
+    if q.key_above is not None:
+        parts.append(sql.SQL("{} > {}").format(key, sql.Literal(q.key_above)))
     if key_min is not None:
         parts.append(sql.SQL("{} >= {}").format(key, sql.Literal(key_min)))
     if key_max is not None:

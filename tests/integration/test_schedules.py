@@ -176,3 +176,83 @@ def test_a_bad_schedule_is_refused_naming_the_field(
         row = schedule_row(admin_db, schedule_id)
         assert row["status"] == "REJECTED", (field, row)
         assert row["rejection"]["field"] == field, row
+
+
+INCREMENTAL_TENANT = "66666666-6666-4666-8666-666666666666"
+INCREMENTAL_USER = "0e0e0e0e-0000-4000-8000-00000000000e"
+FIRST_ID = 2 * 10**12
+ORDERS = {
+    "name": "new orders",
+    "queryDefinition": {
+        "source": "fact_orders",
+        "columns": [{"name": "id"}, {"name": "symbol"}],
+        "orderBy": [{"column": "id"}],
+    },
+    "format": "CSV",
+}
+NEW_ORDERS = """
+INSERT INTO analytics.fact_orders (id, tenant_id, order_date, created_at, symbol, side,
+    order_type, quantity, status)
+SELECT i, %(tenant)s, DATE '2031-01-01', TIMESTAMPTZ '2031-01-01 00:00Z', 'S' || i, 'BUY',
+    'LIMIT', 1, 'NEW'
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
+"""
+
+
+@pytest.fixture
+def own_orders(admin_db: AdminDatabase) -> Any:
+    admin_db.execute("DELETE FROM analytics.fact_orders WHERE tenant_id = %s", [INCREMENTAL_TENANT])
+    yield
+    admin_db.execute("DELETE FROM analytics.fact_orders WHERE tenant_id = %s", [INCREMENTAL_TENANT])
+
+
+def add_orders(db: AdminDatabase, first: int, count: int) -> None:
+    bounds = {"tenant": INCREMENTAL_TENANT, "first": first, "last": first + count - 1}
+    db.execute(NEW_ORDERS, bounds)
+
+
+def test_incremental_runs_hold_every_row_exactly_once(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase, own_orders: None
+) -> None:
+    spec = every_minute("incremental", exportRequest=ORDERS, incremental=True)
+    schedule_id = client.create_schedule(INCREMENTAL_TENANT, INCREMENTAL_USER, spec)
+    assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
+    # Rows added before each run; the third run finds none and, ifEmpty DELIVER, delivers
+    # a file with only its header.
+    batches = [50, 30, 0, 20]
+    next_id = FIRST_ID
+    for n, count in enumerate(batches):
+        add_orders(admin_db, next_id, count)
+        next_id += count
+        tick(settings, START + timedelta(minutes=n, seconds=5))
+        found = wait_for_runs(admin_db, schedule_id, n + 1, settled=True)
+        assert found[-1][3] == "COMPLETED" and found[-1][4] == count, found
+
+    ranges = admin_db.execute(
+        "SELECT job_id::text, key_after, key_through FROM export_service.schedule_runs"
+        " WHERE schedule_id = %s ORDER BY slot",
+        [schedule_id],
+    ).fetchall()
+    # Each run covers (key_after, key_through]: from the last successful run's mark to its own.
+    assert [r[1:] for r in ranges] == [
+        (None, FIRST_ID + 49),
+        (FIRST_ID + 49, FIRST_ID + 79),
+        (FIRST_ID + 79, FIRST_ID + 79),
+        (FIRST_ID + 79, FIRST_ID + 99),
+    ], ranges
+    header = b"id,symbol\n"
+    union = b""
+    for job_id, key_after, key_through in ranges:
+        folder = Path(settings.store_dir, INCREMENTAL_TENANT, job_id)
+        paths = sorted(folder.glob("part-*.csv"))
+        assert paths and [p.read_bytes()[: len(header)] for p in paths] == [header] * len(paths)
+        union += body_without_headers(paths)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["keyRange"] == {"after": key_after, "through": key_through}
+    expected = psql_csv(
+        settings,
+        "SELECT id, symbol FROM analytics.fact_orders"
+        f" WHERE tenant_id = '{INCREMENTAL_TENANT}' ORDER BY id",
+        ["symbol"],
+    )
+    assert union == expected and expected.count(b"\n") == sum(batches)
