@@ -9,7 +9,7 @@ from fastapi import HTTPException
 
 from api.auth import Principal
 from export_contract import codec
-from export_contract.models import CancelExport, RequestExport
+from export_contract.models import Command
 from observability.logs import kafka_client_logging
 
 
@@ -29,7 +29,7 @@ class CommandPublisher:
             }
         )
 
-    async def publish(self, principal: Principal, command: RequestExport | CancelExport) -> None:
+    async def publish(self, principal: Principal, command: Command) -> None:
         """Send and wait for the ack; 503 if the broker does not take it within 10 s."""
         loop = asyncio.get_running_loop()
         delivered: asyncio.Future[None] = loop.create_future()

@@ -22,6 +22,8 @@ from api.jobs_repository import JobsRepository
 from api.probes import probes
 from api.progress_stream import JustSubmitted
 from api.routes import links, router
+from api.schedule_routes import router as schedules_router
+from api.schedules_repository import SchedulesRepository
 from api.session_routes import session
 from api.web_routes import page, static_files
 from config.settings import Settings
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.pool = pool
         app.state.jobs = JobsRepository(pool)
+        app.state.schedules = SchedulesRepository(pool)
         app.state.publisher = publisher
         app.state.store = ExportStore(settings)
         app.state.limits = LimitsBook(settings)
@@ -72,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Before the exports router: /v1/exports/estimate is not an export's id.
     app.include_router(estimates)
     app.include_router(router)
+    app.include_router(schedules_router)
     app.include_router(links)
     app.include_router(catalogue)
     app.include_router(session)

@@ -121,10 +121,11 @@ def parse_request(payload: Mapping[str, Any]) -> ExportRequest:
     try:
         return ExportRequest.model_validate(payload)
     except ValidationError as exc:
-        raise RequestInvalid([_from_pydantic(e) for e in exc.errors()]) from None
+        raise RequestInvalid([from_pydantic(e) for e in exc.errors()]) from None
 
 
-def _from_pydantic(error: Mapping[str, Any]) -> FieldError:
+def from_pydantic(error: Mapping[str, Any]) -> FieldError:
+    """A pydantic error as a field (camelCase, dotted, with [i] for list items) and reason."""
     path = ""
     for part in error["loc"]:
         if isinstance(part, int):

@@ -27,7 +27,9 @@ from tests.integration.conftest import (
     SMALL_ORDERS_WHERE,
     TENANT_A,
     USER_A,
+    USER_B,
     AdminDatabase,
+    api_client,
     body_without_headers,
     psql_csv,
 )
@@ -256,3 +258,76 @@ def test_incremental_runs_hold_every_row_exactly_once(
         ["symbol"],
     )
     assert union == expected and expected.count(b"\n") == sum(batches)
+
+
+def wait_for_view(api: Any, schedule_id: str, check: Any, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api.get(f"/v1/schedules/{schedule_id}")
+        if response.status_code == 200:
+            view = response.json()
+            if check(view):
+                return view
+        time.sleep(0.2)
+    raise AssertionError(f"schedule {schedule_id} never got there: {view}")
+
+
+def test_the_schedule_routes_create_change_pause_resume_list_and_delete(
+    settings: Settings,
+) -> None:
+    with api_client(settings, TENANT_A, USER_A) as api:
+        body = every_minute("via the api", cron="0 9 * * 1-5", timezone="Europe/Zurich")
+        created = api.post("/v1/schedules", json=body)
+        assert created.status_code == 202, created.text
+        schedule_id = created.json()["id"]
+        view = wait_for_view(api, schedule_id, lambda v: v["status"] == "ACTIVE")
+        assert view["cronDescription"] == "At 09:00 on every day from Monday through Friday"
+        # 2031-01-01 is a Wednesday; 09:00 in Zurich in winter is 08:00 UTC.
+        assert view["nextRuns"] == [
+            "2031-01-01T08:00:00Z",
+            "2031-01-02T08:00:00Z",
+            "2031-01-03T08:00:00Z",
+        ]
+        changed = api.patch(f"/v1/schedules/{schedule_id}", json={"cron": "30 7 * * *"})
+        assert changed.status_code == 202, changed.text
+        wait_for_view(api, schedule_id, lambda v: v["cron"] == "30 7 * * *")
+        assert api.post(f"/v1/schedules/{schedule_id}/pause").status_code == 202
+        wait_for_view(api, schedule_id, lambda v: v["status"] == "PAUSED")
+        assert api.post(f"/v1/schedules/{schedule_id}/resume").status_code == 202
+        wait_for_view(api, schedule_id, lambda v: v["status"] == "ACTIVE")
+        listed = api.get("/v1/schedules").json()["schedules"]
+        assert schedule_id in [s["id"] for s in listed]
+        assert api.get(f"/v1/schedules/{schedule_id}/runs").json() == {"runs": []}
+        assert api.delete(f"/v1/schedules/{schedule_id}").status_code == 202
+        wait_for_view(api, schedule_id, lambda v: v["status"] == "DELETED")
+        assert schedule_id not in [s["id"] for s in api.get("/v1/schedules").json()["schedules"]]
+        assert api.post(f"/v1/schedules/{schedule_id}/resume").status_code == 409
+    with api_client(settings, TENANT_A, USER_B) as someone_else:
+        assert someone_else.get(f"/v1/schedules/{schedule_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"cron": "* * * * * *"}, "cron", "6 fields given"),
+        ({"cron": "*/0 * * * *"}, "cron", "not a cron expression"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone", "unknown time zone"),
+        ({"catchUp": "SOMETIMES"}, "catchUp", "Input should be"),
+        ({"exportRequest": {**SMALL_ORDERS, "format": "DOCX"}}, "exportRequest.format", "Input"),
+        (
+            {"exportRequest": {**SMALL_ORDERS, "queryDefinition": {"source": "pg_shadow"}}},
+            "exportRequest.queryDefinition.columns",
+            "Field required",
+        ),
+        ({"endAt": "2030-01-01T00:00:00Z"}, "endAt", "must be after startAt"),
+    ],
+)
+def test_the_api_refuses_a_bad_schedule_naming_the_field(
+    settings: Settings, overrides: dict[str, Any], field: str, reason: str
+) -> None:
+    with api_client(settings, TENANT_A, USER_A) as api:
+        refused = api.post("/v1/schedules", json=every_minute("bad", **overrides))
+    assert refused.status_code == 400, refused.text
+    details = refused.json()["details"]
+    assert details[0]["field"] == field and reason in details[0]["reason"], details

@@ -1,0 +1,182 @@
+"""The /v1/schedules routes. Writes become schedule commands on Kafka, checked here first so
+that a bad schedule is answered 400 with its fields; reads come from the read model."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import responses
+from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
+from api.command_publisher import CommandPublisher
+from api.schedule_json import run_json, schedule_json
+from api.schedules_repository import SchedulesRepository
+from domain.decisions import ADMIN_ROLE
+from domain.field_errors import RequestInvalid
+from domain.schedule_validation import validate_schedule
+from export_contract import models as ev
+from export_contract.ids import schedule_id_for
+from export_contract.schedule import ScheduleSpec
+
+router = APIRouter(prefix="/v1/schedules", tags=["Schedules"], responses=responses.COMMON)
+Caller = Annotated[Principal, Depends(authenticate)]
+IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:export-service:schedule-key")
+CHANGES: dict[str, type[ev.PauseSchedule | ev.ResumeSchedule]] = {
+    "pause": ev.PauseSchedule,
+    "resume": ev.ResumeSchedule,
+}
+
+
+def _schedules(request: Request) -> SchedulesRepository:
+    schedules: SchedulesRepository = request.app.state.schedules
+    return schedules
+
+
+def _publisher(request: Request) -> CommandPublisher:
+    publisher: CommandPublisher = request.app.state.publisher
+    return publisher
+
+
+def _error(http_status: int, code: str, message: str, **extra: Any) -> HTTPException:
+    return HTTPException(http_status, {"error": code, "message": message, **extra})
+
+
+def _command_fields(principal: Principal, command_id: str | None = None) -> dict[str, Any]:
+    return {
+        "command_id": command_id or str(uuid.uuid4()),
+        "tenant_id": principal.tenant_id,
+        "user_id": principal.user_id,
+        "roles": sorted(principal.roles),
+        "issued_at": datetime.now(UTC),
+    }
+
+
+@router.post("", status_code=202, summary="Create a schedule")
+async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
+    """Check the schedule (its timing and the export request inside), publish CreateSchedule
+    and return its id at once. An `Idempotency-Key` header makes retries safe."""
+    require(principal, CREATE_ROLE)
+    payload = await _json_object(request)
+    spec = _checked(payload)
+    key = request.headers.get("idempotency-key")
+    command_id = (
+        str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}")) if key else None
+    )
+    fields = _command_fields(principal, command_id)
+    await _publisher(request).publish(principal, ev.CreateSchedule(**fields, schedule=spec))
+    schedule_id = schedule_id_for(principal.tenant_id, fields["command_id"])
+    body = {"id": schedule_id, "status": "PENDING", **spec.model_dump(mode="json", by_alias=True)}
+    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/schedules/{schedule_id}"})
+
+
+@router.get("", summary="List your schedules")
+async def list_schedules(request: Request, principal: Caller) -> dict[str, Any]:
+    require(principal, READ_ROLE)
+    rows = await _schedules(request).list_for_owner(principal.tenant_id, principal.user_id)
+    return {"schedules": [schedule_json(row) for row in rows]}
+
+
+@router.get("/{schedule_id}", summary="Get a schedule")
+async def get_schedule(
+    schedule_id: uuid.UUID, request: Request, principal: Caller
+) -> dict[str, Any]:
+    require(principal, READ_ROLE)
+    return schedule_json(await _schedule_or_404(request, principal, schedule_id))
+
+
+@router.patch("/{schedule_id}", status_code=202, summary="Change a schedule")
+async def update_schedule(
+    schedule_id: uuid.UUID, request: Request, principal: Caller
+) -> dict[str, Any]:
+    """The fields sent replace the schedule's; the result is checked as a new schedule is."""
+    require(principal, CREATE_ROLE)
+    row = await _live_schedule(request, principal, schedule_id)
+    changed = {**row["spec"], **await _json_object(request)}
+    spec = _checked(changed)
+    command = ev.UpdateSchedule(
+        **_command_fields(principal), schedule_id=str(schedule_id), schedule=spec
+    )
+    await _publisher(request).publish(principal, command)
+    return {"id": str(schedule_id), **spec.model_dump(mode="json", by_alias=True)}
+
+
+@router.delete("/{schedule_id}", status_code=202, summary="Delete a schedule")
+async def delete_schedule(
+    schedule_id: uuid.UUID, request: Request, principal: Caller
+) -> dict[str, Any]:
+    require(principal, CREATE_ROLE)
+    await _live_schedule(request, principal, schedule_id)
+    command = ev.DeleteSchedule(**_command_fields(principal), schedule_id=str(schedule_id))
+    await _publisher(request).publish(principal, command)
+    return {"id": str(schedule_id), "status": "DELETING"}
+
+
+@router.post("/{schedule_id}/{change}", status_code=202, summary="Pause or resume a schedule")
+async def change_schedule(
+    schedule_id: uuid.UUID, change: str, request: Request, principal: Caller
+) -> dict[str, Any]:
+    require(principal, CREATE_ROLE)
+    command_class = CHANGES.get(change)
+    if command_class is None:
+        raise _error(404, "NOT_FOUND", f"no action '{change}'; pause or resume")
+    await _live_schedule(request, principal, schedule_id)
+    command = command_class(**_command_fields(principal), schedule_id=str(schedule_id))
+    await _publisher(request).publish(principal, command)
+    return {"id": str(schedule_id), "status": "PAUSING" if change == "pause" else "RESUMING"}
+
+
+@router.get("/{schedule_id}/runs", summary="A schedule's runs, latest first")
+async def schedule_runs(
+    schedule_id: uuid.UUID,
+    request: Request,
+    principal: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    require(principal, READ_ROLE)
+    await _schedule_or_404(request, principal, schedule_id)
+    rows = await _schedules(request).runs(str(schedule_id), limit)
+    return {"runs": [run_json(row) for row in rows]}
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
+    return payload
+
+
+def _checked(payload: dict[str, Any]) -> ScheduleSpec:
+    try:
+        return validate_schedule(payload)
+    except RequestInvalid as exc:
+        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+
+
+async def _schedule_or_404(
+    request: Request, principal: Principal, schedule_id: uuid.UUID
+) -> dict[str, Any]:
+    """The schedule, if the caller owns it or administers its tenant."""
+    row = await _schedules(request).get(principal.tenant_id, str(schedule_id))
+    mine = row is not None and (
+        str(row["owner_id"]) == principal.user_id or ADMIN_ROLE in principal.roles
+    )
+    if row is None or not mine:
+        raise _error(404, "NOT_FOUND", f"no schedule {schedule_id}")
+    return row
+
+
+async def _live_schedule(
+    request: Request, principal: Principal, schedule_id: uuid.UUID
+) -> dict[str, Any]:
+    row = await _schedule_or_404(request, principal, schedule_id)
+    if row["status"] not in ("ACTIVE", "PAUSED"):
+        raise _error(409, "CONFLICT", f"the schedule is {row['status'].lower()}")
+    return row
