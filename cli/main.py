@@ -15,6 +15,7 @@ from cli.config import DEFAULT_API_URL, Config, default_token_file, save_token
 from cli.downloads import choose, download_all
 from cli.errors import FAILED, INTERRUPTED, JobUnsuccessful, reported, write_json
 from cli.request_flags import FILTER_HELP, RequestFlags, build_request
+from cli.schedule_commands import schedule_app
 from export_client.api_client import DEFAULT_CHUNK_SIZE, ApiError, ExportApi
 
 app = typer.Typer(
@@ -39,13 +40,13 @@ def open_api(config: Config, with_token: bool = True) -> ExportApi:
     return ExportApi(config.api_url, config.resolve_token() if with_token else None)
 
 
-def _config(ctx: typer.Context) -> Config:
+def config_of(ctx: typer.Context) -> Config:
     config = ctx.find_object(Config)
     assert config is not None, "the app's callback sets the configuration"
     return config
 
 
-def _wants_json(ctx: typer.Context, flag: bool) -> bool:
+def wants_json(ctx: typer.Context, flag: bool) -> bool:
     root = ctx.find_root()
     return flag or bool(root.meta.get("json"))
 
@@ -196,7 +197,7 @@ def submit(
     Example: exportctl submit --source fact_orders --columns id,symbol,quantity
     --filter 'id<100' --filter 'symbol IN AAPL,MSFT' --order id:desc --format CSV --wait
     """
-    as_json = _wants_json(ctx, as_json)
+    as_json = wants_json(ctx, as_json)
     flags = RequestFlags(
         file=file,
         source=source,
@@ -216,7 +217,7 @@ def submit(
     )
     with reported(as_json, request_from_flags=True):
         request = build_request(flags)
-        with open_api(_config(ctx)) as api:
+        with open_api(config_of(ctx)) as api:
             accepted = api.submit(request, idempotency_key)
             job_id = str(accepted["id"])
             if not wait:
@@ -316,7 +317,7 @@ def estimate(
 ) -> None:
     """What an export would be (rows, bytes, files, chunks, seconds) and whether it fits your
     quota, without starting it: the same flags as submit. Exits 1 when it would not fit."""
-    as_json = _wants_json(ctx, as_json)
+    as_json = wants_json(ctx, as_json)
     flags = RequestFlags(
         file=file,
         source=source,
@@ -336,7 +337,7 @@ def estimate(
     )
     with reported(as_json, request_from_flags=True):
         request = build_request(flags)
-        with open_api(_config(ctx)) as api:
+        with open_api(config_of(ctx)) as api:
             result = api.estimate(request)
     if as_json:
         write_json(result)
@@ -360,8 +361,8 @@ def list_exports(
     as_json: JsonFlag = False,
 ) -> None:
     """Your exports, newest first."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         page = api.list(status.upper() if status else None, limit, offset)
     if as_json:
         write_json(page)
@@ -376,8 +377,8 @@ JobIdArg = Annotated[str, typer.Argument(metavar="ID", help="The export's id.")]
 @app.command()
 def status(ctx: typer.Context, job_id: JobIdArg, as_json: JsonFlag = False) -> None:
     """One export: its state, progress and, once completed, its files."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         job = api.get(job_id)
         files: list[dict[str, Any]] = []
         if job.get("status") == "COMPLETED":
@@ -396,8 +397,8 @@ def status(ctx: typer.Context, job_id: JobIdArg, as_json: JsonFlag = False) -> N
 @app.command()
 def events(ctx: typer.Context, job_id: JobIdArg, as_json: JsonFlag = False) -> None:
     """An export's audit trail: every event, in order."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         trail = api.events(job_id)
     if as_json:
         write_json(trail)
@@ -408,8 +409,8 @@ def events(ctx: typer.Context, job_id: JobIdArg, as_json: JsonFlag = False) -> N
 @app.command()
 def cancel(ctx: typer.Context, job_id: JobIdArg, as_json: JsonFlag = False) -> None:
     """Cancel a running export (exit 1 when it has already ended)."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         answer = api.cancel(job_id)
     if as_json:
         write_json(answer)
@@ -445,9 +446,9 @@ def download(
 ) -> None:
     """Download an export's files, each checked against the manifest's SHA-256. A download
     that was interrupted goes on from where it stopped (its .part file) when run again."""
-    as_json = _wants_json(ctx, as_json)
+    as_json = wants_json(ctx, as_json)
     out_dir = out or Path(job_id)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    with reported(as_json), open_api(config_of(ctx)) as api:
         manifest = api.manifest(job_id)
         chosen = choose(manifest.get("files") or [], files or [])
         try:
@@ -498,8 +499,8 @@ def _partial_files(out_dir: Path, chosen: list[dict[str, Any]]) -> str:
 @app.command()
 def quota(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Your usage today against your limits."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         usage = api.quota()
     if as_json:
         write_json(usage)
@@ -516,8 +517,8 @@ def catalogue(
     as_json: JsonFlag = False,
 ) -> None:
     """What can be exported: sources, their columns and types, operators, formats, options."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         described = api.catalogue()
     if as_json:
         write_json(described)
@@ -543,13 +544,13 @@ def login(
 ) -> None:
     """Store a token for the other commands (in --token-file / EXPORT_TOKEN_FILE, else
     ~/.config/exportctl/token, readable by you alone)."""
-    as_json = _wants_json(ctx, as_json)
+    as_json = wants_json(ctx, as_json)
     if not dev:
         raise typer.BadParameter(
             "only `login --dev` exists: for a real token, set EXPORT_TOKEN or --token-file",
             param_hint="--dev",
         )
-    config = _config(ctx)
+    config = config_of(ctx)
     with reported(as_json), open_api(config, with_token=False) as api:
         try:
             session = api.dev_login(tenant, user)
@@ -585,8 +586,8 @@ def login(
 @app.command()
 def whoami(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Who the token says you are: tenant, user and roles."""
-    as_json = _wants_json(ctx, as_json)
-    with reported(as_json), open_api(_config(ctx)) as api:
+    as_json = wants_json(ctx, as_json)
+    with reported(as_json), open_api(config_of(ctx)) as api:
         me = api.me()
     if as_json:
         write_json(me)
@@ -595,6 +596,9 @@ def whoami(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             f"user {me.get('userId')} of tenant {me.get('tenantId')}"
             f" (roles: {', '.join(me.get('roles') or [])})"
         )
+
+
+app.add_typer(schedule_app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""How jobs, files, quotas, estimates and the catalogue look in a terminal (rich)."""
+"""How jobs, files, quotas, estimates, schedules and the catalogue look in a terminal (rich)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ STATUS_STYLES = {
     "FAILED": "bold red",
     "CANCELLED": "yellow",
     "EXPIRED": "magenta",
+    # Schedules and their runs.
+    "ACTIVE": "green",
+    "PAUSED": "yellow",
+    "DELETED": "dim",
+    "REJECTED": "bold red",
+    "RUNNING": "cyan",
+    "SKIPPED": "dim",
 }
 Job = Mapping[str, Any]
 
@@ -328,3 +335,81 @@ def column_type(column: Mapping[str, Any]) -> str:
 def print_to(console: Console, *renderables: RenderableType) -> None:
     for renderable in renderables:
         console.print(renderable)
+
+
+Schedule = Mapping[str, Any]
+
+
+def schedules_table(schedules: Sequence[Schedule]) -> RenderableType:
+    if not schedules:
+        return Text("no schedules yet: exportctl schedule create --help")
+    table = plain_table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("name")
+    table.add_column("when")
+    table.add_column("status", no_wrap=True)
+    table.add_column(f"next run ({local_zone()})", no_wrap=True)
+    for schedule in schedules:
+        described = schedule.get("cronDescription") or schedule.get("cron")
+        table.add_row(
+            str(schedule.get("id", "")),
+            str(schedule.get("name") or "-"),
+            f"{described} ({schedule.get('timezone')})",
+            status_text(schedule.get("status")),
+            when(schedule.get("nextRunAt"), False),
+        )
+    return table
+
+
+def schedule_summary(schedule: Schedule) -> Table:
+    """One schedule as label / value lines; next runs in the terminal's zone."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("id", str(schedule.get("id")))
+    grid.add_row("status", status_text(schedule.get("status")))
+    rejection = schedule.get("rejection")
+    if rejection:
+        reason = f"{rejection.get('field') or ''}: {rejection.get('reason')}".lstrip(": ")
+        grid.add_row("refused", Text(reason, style="red"))
+        return grid
+    request = schedule.get("exportRequest") or {}
+    source = (request.get("queryDefinition") or {}).get("source") or "-"
+    lines: list[tuple[str, RenderableType]] = [
+        ("name", str(schedule.get("name") or "-")),
+        ("cron", f"{schedule.get('cron')}: {schedule.get('cronDescription')}"),
+        ("zone", str(schedule.get("timezone"))),
+        ("exports", f"{source} as {request.get('format') or '-'}"),
+        ("incremental", "yes" if schedule.get("incremental") else "no"),
+        ("if empty", str(schedule.get("ifEmpty"))),
+        ("catch up", str(schedule.get("catchUp"))),
+        ("starts", when(schedule.get("startAt"))),
+        ("ends", when(schedule.get("endAt"))),
+        ("next runs", "\n".join(when(t) for t in schedule.get("nextRuns") or []) or "-"),
+    ]
+    for label, value in lines:
+        grid.add_row(label, value)
+    return grid
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> RenderableType:
+    if not runs:
+        return Text("no runs yet")
+    table = plain_table()
+    table.add_column("#", justify="right")
+    table.add_column(f"slot ({local_zone()})", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("keys")
+    table.add_column("job / reason")
+    for run in runs:
+        keys = run.get("keyRange")
+        table.add_row(
+            str(run.get("runNumber") or "-"),
+            when(run.get("slot"), False),
+            status_text(run.get("status")),
+            count(run.get("rows")),
+            f"{keys.get('after') or '-'} to {keys.get('through')}" if keys else "-",
+            str(run.get("reason") or run.get("jobId") or "-"),
+        )
+    return table

@@ -154,6 +154,32 @@ class ExportApi:
     def manifest(self, job_id: str) -> Json:
         return self._json("GET", f"/v1/exports/{job_id}/manifest", follow_redirects=True)
 
+    # Schedules.
+
+    def create_schedule(self, schedule: Mapping[str, Any]) -> Json:
+        return self._json("POST", "/v1/schedules", json=dict(schedule))
+
+    def schedules(self) -> Json:
+        return self._json("GET", "/v1/schedules")
+
+    def schedule(self, schedule_id: str) -> Json:
+        return self._json("GET", f"/v1/schedules/{schedule_id}")
+
+    def update_schedule(self, schedule_id: str, changes: Mapping[str, Any]) -> Json:
+        return self._json("PATCH", f"/v1/schedules/{schedule_id}", json=dict(changes))
+
+    def pause_schedule(self, schedule_id: str) -> Json:
+        return self._json("POST", f"/v1/schedules/{schedule_id}/pause")
+
+    def resume_schedule(self, schedule_id: str) -> Json:
+        return self._json("POST", f"/v1/schedules/{schedule_id}/resume")
+
+    def delete_schedule(self, schedule_id: str) -> Json:
+        return self._json("DELETE", f"/v1/schedules/{schedule_id}")
+
+    def schedule_runs(self, schedule_id: str, limit: int = 50) -> Json:
+        return self._json("GET", f"/v1/schedules/{schedule_id}/runs", params={"limit": limit})
+
     def progress(self, job_id: str) -> Iterator[tuple[str, Json]]:
         """The job's server-sent events as (event name, job JSON), the first being the job as
         it is now; ends after `done`. A stream that ends before `done` raises ApiUnreachable,
