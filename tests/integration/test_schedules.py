@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,7 @@ def test_every_slot_starts_exactly_one_job_whatever_the_restarts(
     assert [r[2] for r in found] == expected_jobs
     jobs = admin_db.execute(
         "SELECT id::text, status FROM export_service.export_jobs"
-        " WHERE job_state -> 'schedule' ->> 'scheduleId' = %s",
+        " WHERE job_state -> 'schedule' ->> 'schedule_id' = %s",
         [schedule_id],
     ).fetchall()
     assert sorted(jobs) == sorted((job, "COMPLETED") for job in expected_jobs)
@@ -169,7 +171,7 @@ def test_a_bad_schedule_is_refused_naming_the_field(
             "no such table",
             exportRequest={
                 **SMALL_ORDERS,
-                "queryDefinition": {"source": "pg_shadow", "columns": []},
+                "queryDefinition": {"source": "pg_shadow", "columns": [{"name": "id"}]},
             },
         ),
     }
@@ -180,7 +182,7 @@ def test_a_bad_schedule_is_refused_naming_the_field(
         assert row["rejection"]["field"] == field, row
 
 
-INCREMENTAL_TENANT = "66666666-6666-4666-8666-666666666666"
+# A tenant of its own each run, with the service's default limits (20 exports a day).
 INCREMENTAL_USER = "0e0e0e0e-0000-4000-8000-00000000000e"
 FIRST_ID = 2 * 10**12
 ORDERS = {
@@ -202,29 +204,28 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 
 
 @pytest.fixture
-def own_orders(admin_db: AdminDatabase) -> Any:
-    admin_db.execute("DELETE FROM analytics.fact_orders WHERE tenant_id = %s", [INCREMENTAL_TENANT])
-    yield
-    admin_db.execute("DELETE FROM analytics.fact_orders WHERE tenant_id = %s", [INCREMENTAL_TENANT])
+def tenant(admin_db: AdminDatabase) -> Iterator[str]:
+    tenant_id = str(uuid.uuid4())
+    yield tenant_id
+    admin_db.execute("DELETE FROM analytics.fact_orders WHERE tenant_id = %s", [tenant_id])
 
 
-def add_orders(db: AdminDatabase, first: int, count: int) -> None:
-    bounds = {"tenant": INCREMENTAL_TENANT, "first": first, "last": first + count - 1}
-    db.execute(NEW_ORDERS, bounds)
+def add_orders(db: AdminDatabase, tenant_id: str, first: int, count: int) -> None:
+    db.execute(NEW_ORDERS, {"tenant": tenant_id, "first": first, "last": first + count - 1})
 
 
 def test_incremental_runs_hold_every_row_exactly_once(
-    client: ExportClient, settings: Settings, admin_db: AdminDatabase, own_orders: None
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase, tenant: str
 ) -> None:
     spec = every_minute("incremental", exportRequest=ORDERS, incremental=True)
-    schedule_id = client.create_schedule(INCREMENTAL_TENANT, INCREMENTAL_USER, spec)
+    schedule_id = client.create_schedule(tenant, INCREMENTAL_USER, spec)
     assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
     # Rows added before each run; the third run finds none and, ifEmpty DELIVER, delivers
     # a file with only its header.
     batches = [50, 30, 0, 20]
     next_id = FIRST_ID
     for n, count in enumerate(batches):
-        add_orders(admin_db, next_id, count)
+        add_orders(admin_db, tenant, next_id, count)
         next_id += count
         tick(settings, START + timedelta(minutes=n, seconds=5))
         found = wait_for_runs(admin_db, schedule_id, n + 1, settled=True)
@@ -245,7 +246,7 @@ def test_incremental_runs_hold_every_row_exactly_once(
     header = b"id,symbol\n"
     union = b""
     for job_id, key_after, key_through in ranges:
-        folder = Path(settings.store_dir, INCREMENTAL_TENANT, job_id)
+        folder = Path(settings.store_dir, tenant, job_id)
         paths = sorted(folder.glob("part-*.csv"))
         assert paths and [p.read_bytes()[: len(header)] for p in paths] == [header] * len(paths)
         union += body_without_headers(paths)
@@ -253,8 +254,7 @@ def test_incremental_runs_hold_every_row_exactly_once(
         assert manifest["keyRange"] == {"after": key_after, "through": key_through}
     expected = psql_csv(
         settings,
-        "SELECT id, symbol FROM analytics.fact_orders"
-        f" WHERE tenant_id = '{INCREMENTAL_TENANT}' ORDER BY id",
+        f"SELECT id, symbol FROM analytics.fact_orders WHERE tenant_id = '{tenant}' ORDER BY id",
         ["symbol"],
     )
     assert union == expected and expected.count(b"\n") == sum(batches)
