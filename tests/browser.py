@@ -42,13 +42,19 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def page_of(browser: Browser, base_url: str) -> Iterator[tuple[Page, list[str]]]:
+def page_of(
+    browser: Browser, base_url: str, timezone_id: str | None = None
+) -> Iterator[tuple[Page, list[str]]]:
     """A page in a fresh context (its own sessionStorage) at 1280x800, downloads allowed, and
     the list its script errors and console errors are kept in ("page error: ..." for an
     uncaught exception; "console: ..." also holds the HTTP errors the page expects, such as
-    a 400 with field errors)."""
+    a 400 with field errors). `timezone_id` is the browser's zone (the machine's if None)."""
     context = browser.new_context(
-        base_url=base_url, viewport=VIEWPORT, accept_downloads=True, locale="en-US"
+        base_url=base_url,
+        viewport=VIEWPORT,
+        accept_downloads=True,
+        locale="en-US",
+        timezone_id=timezone_id,
     )
     page = context.new_page()
     problems: list[str] = []

@@ -5,6 +5,7 @@ import { ApiError, apiJson, session, setUnauthorizedHandler } from "./api.js";
 import { Detail } from "./detail.js";
 import { ExportList } from "./exports.js";
 import { ExportForm } from "./form.js";
+import { ScheduleList } from "./schedules.js";
 import { h, num, numShort, put } from "./format.js";
 
 const NOTICE_KEY = "exportService.notice";
@@ -144,6 +145,7 @@ function start(me) {
   const list = new ExportList({ toast, onChanged: () => refreshQuota(), openDetail: (id) => detail.open(id) });
   const detail = new Detail(list, { toast });
   list.refresh();
+  new ScheduleList({ toast }).refresh();
   refreshQuota();
   loadForm(list, me);
 }

@@ -6,6 +6,7 @@ test-artefacts/web/ for a person to look at."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -266,3 +267,47 @@ def test_field_errors_next_to_their_fields(page: Page) -> None:
     # Fixing the field takes its error away.
     page.fill("#email-recipients", "ops@example.com")
     expect(recipients.locator(".field-error")).to_have_count(0)
+
+
+def test_schedules_show_their_next_runs_in_the_browsers_zone(
+    browser: Browser, settings: Settings, token: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    request = {
+        "name": "orders",
+        "queryDefinition": {"source": "fact_orders", "columns": [{"name": "id"}]},
+        "format": "CSV",
+    }
+    # 09:00 in Zurich on weekdays from 2031-01-01 (a Wednesday, winter): 08:00 UTC, which
+    # is 03:00 in New York, the browser's zone here.
+    body = {
+        "name": f"web weekday mornings {RUN}",
+        "cron": "0 9 * * 1-5",
+        "timezone": "Europe/Zurich",
+        "exportRequest": request,
+        "startAt": "2031-01-01T00:00:00Z",
+    }
+    created = httpx.post(f"{settings.api_url}/v1/schedules", json=body, headers=headers)
+    assert created.status_code == 202, created.text
+    with page_of(browser, settings.api_url, timezone_id="America/New_York") as (page, problems):
+        page.context.add_init_script(f"sessionStorage.setItem({TOKEN_KEY!r}, {token!r})")
+        page.goto("/")
+        expect(page.locator("#schedules-zone")).to_have_text("times in America/New_York")
+        row = page.locator(f'tr[data-schedule-id="{created.json()["id"]}"]')
+        deadline = time.monotonic() + 20
+        while row.count() == 0 and time.monotonic() < deadline:
+            page.click("#schedules-refresh")  # the read model may not have it yet
+            page.wait_for_timeout(300)
+        expect(row).to_contain_text("At 09:00 on Monday through Friday")
+        # en-US puts a narrow no-break space before AM: \s matches it.
+        expect(row.locator(".next-run")).to_have_text(re.compile(r"Jan 1, 2031, 3:00\sAM"))
+        later = r"then Jan 2, 2031, 3:00\sAM, Jan 3, 2031, 3:00\sAM"
+        expect(row).to_contain_text(re.compile(later))
+        row.get_by_role("button", name="Runs").click()
+        expect(page.locator("tr.runs-row")).to_contain_text("No runs yet.")
+        row.get_by_role("button", name="Pause").click()
+        expect(row.locator(".status")).to_have_text("PAUSED", timeout=15_000)
+        expect(row.locator(".next-run")).to_have_text("paused")
+        page.locator(".schedules-card").scroll_into_view_if_needed()
+        shoot(page, "schedules.png")
+        assert not [p for p in problems if p.startswith("page error")], problems
