@@ -430,3 +430,53 @@ def test_the_other_commands_on_screen_and_as_json(
     whoami = run_cli({**login_env, "EXPORT_TOKEN_FILE": str(token_file)}, "whoami", "--json")
     assert whoami.returncode == 0, whoami.stderr
     assert json.loads(whoami.stdout)["tenantId"]
+
+
+def test_schedule_commands_create_list_show_pause_and_runs(
+    settings: Settings, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    user = new_user(settings)
+    env = {**user.env(settings), "TZ": "Europe/Zurich"}
+    request = tmp_path / "orders.json"
+    request.write_text(
+        json.dumps(
+            {
+                "name": "weekday orders",
+                "queryDefinition": {"source": "fact_orders", "columns": [{"name": "id"}]},
+                "format": "CSV",
+            }
+        )
+    )
+    create = ["schedule", "create", "--name", "weekday orders", "--cron", "0 9 * * 1-5"]
+    create += ["--timezone", "Europe/Zurich", "--request", str(request)]
+    create += ["--start-at", "2031-01-01T00:00:00Z"]
+    created = run_cli(env, *create, "--json")
+    assert created.returncode == 0, created.stderr
+    schedule_id = json.loads(created.stdout)["id"]
+
+    deadline = time.monotonic() + 20
+    while schedule_id not in run_cli(env, "schedule", "list", "--json").stdout:
+        assert time.monotonic() < deadline, "the schedule never reached the read model"
+        time.sleep(0.3)
+    screens = {
+        "schedule-list.txt": ["schedule", "list"],
+        "schedule-show.txt": ["schedule", "show", schedule_id],
+        "schedule-runs.txt": ["schedule", "runs", schedule_id],
+    }
+    for artefact, args in screens.items():
+        terminal = open_terminal(terminals, artefact.removesuffix(".txt"), env, *args)
+        assert terminal.exit_code(60) == 0, terminal.screen()
+        save(artefact, terminal.history())
+    shown = (ARTEFACTS / "schedule-show.txt").read_text()
+    # 09:00 in Zurich, shown in the terminal's zone (Zurich here).
+    assert "At 09:00 on Monday through Friday" in shown
+    assert "2031-01-01 09:00:00 CET" in shown
+    assert "no runs yet" in (ARTEFACTS / "schedule-runs.txt").read_text()
+
+    paused = run_cli(env, "schedule", "pause", schedule_id)
+    assert paused.returncode == 0 and "pause requested" in paused.stdout
+    refused = run_cli(env, *create[:-2], "--cron", "* * * * * *")
+    assert refused.returncode != 0
+    assert "cron" in refused.stderr and "6 fields given" in refused.stderr, refused.stderr
+    deleted = run_cli(env, "schedule", "delete", schedule_id, "--json")
+    assert deleted.returncode == 0 and json.loads(deleted.stdout)["status"] == "DELETING"
