@@ -331,3 +331,31 @@ def test_the_api_refuses_a_bad_schedule_naming_the_field(
     assert refused.status_code == 400, refused.text
     details = refused.json()["details"]
     assert details[0]["field"] == field and reason in details[0]["reason"], details
+
+
+def test_a_run_keeps_its_local_time_across_the_spring_change(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
+) -> None:
+    # Europe/Zurich moves to summer time on 30 March 2031: 09:00 is 08:00 UTC the day
+    # before and 07:00 UTC that day.
+    spec = every_minute(
+        "zurich mornings",
+        cron="0 9 * * *",
+        timezone="Europe/Zurich",
+        startAt="2031-03-29T00:00:00+01:00",
+    )
+    schedule_id = client.create_schedule(TENANT_A, USER_A, spec)
+    assert schedule_row(admin_db, schedule_id)["next_slot_at"] == datetime(
+        2031, 3, 29, 8, 0, tzinfo=UTC
+    )
+    tick(settings, datetime(2031, 3, 29, 8, 0, 5, tzinfo=UTC))
+    wait_for_runs(admin_db, schedule_id, 1, settled=True)
+    # An hour before the new 09:00 nothing is due; at it, the second run starts.
+    tick(settings, datetime(2031, 3, 30, 6, 0, 5, tzinfo=UTC))
+    tick(settings, datetime(2031, 3, 30, 7, 0, 5, tzinfo=UTC))
+    found = wait_for_runs(admin_db, schedule_id, 2, settled=True)
+    assert [r[0] for r in found] == [
+        datetime(2031, 3, 29, 8, 0, tzinfo=UTC),
+        datetime(2031, 3, 30, 7, 0, tzinfo=UTC),
+    ]
+    assert [r[3] for r in found] == ["COMPLETED", "COMPLETED"], found
