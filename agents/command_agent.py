@@ -100,7 +100,7 @@ async def handle_command(value: bytes, c: CommandCollaborators) -> list[Effect]:
     if not _ids_are_uuids(command):
         raise Undecodable("tenantId and userId must be UUIDs")
     if isinstance(command, ev.ScheduleCommand):
-        return [_schedule_message(command, c.settings)]
+        return [await _schedule_message(command, c)]
     if isinstance(command, CancelExport):
         with log_context(job_id=command.job_id, tenant_id=command.tenant_id):
             return [_cancel_requested(command, c.settings)]
@@ -121,10 +121,13 @@ def _cancel_requested(command: CancelExport, settings: Settings) -> Send:
     return Send(settings.job_inbox_topic, command.job_id, inbox.encode_inbox(message))
 
 
-def _schedule_message(command: ev.ScheduleCommand, settings: Settings) -> Send:
+async def _schedule_message(command: ev.ScheduleCommand, c: CommandCollaborators) -> Send:
     """The checked command, for the schedule agent to record (created, changed or refused)."""
     message: si.ScheduleMessage
     if isinstance(command, ev.CreateSchedule):
+        rejection = _schedule_refusal(command)
+        if rejection is None:
+            rejection = await c.quota.schedule_refusal(command.tenant_id, command.user_id)
         message = si.OpenSchedule(
             schedule_id=schedule_id_for(command.tenant_id, command.command_id),
             message_id=command.command_id,
@@ -132,7 +135,7 @@ def _schedule_message(command: ev.ScheduleCommand, settings: Settings) -> Send:
             user_id=command.user_id,
             command_id=command.command_id,
             spec=command.schedule,
-            rejection=_schedule_refusal(command),
+            rejection=rejection,
         )
     else:
         message = si.ChangeSchedule(
@@ -148,7 +151,7 @@ def _schedule_message(command: ev.ScheduleCommand, settings: Settings) -> Send:
     with log_context(schedule_id=message.schedule_id, tenant_id=command.tenant_id):
         log.info("schedule %s: %s", message.schedule_id, type(command).__name__)
     return Send(
-        settings.schedule_inbox_topic, message.schedule_id, si.encode_schedule_message(message)
+        c.settings.schedule_inbox_topic, message.schedule_id, si.encode_schedule_message(message)
     )
 
 

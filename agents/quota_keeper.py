@@ -20,6 +20,7 @@ from config.bootstrap import ReadModelConnection
 from domain import inbox, quota
 from observability.metrics import LIMITS_NOT_CURRENT, QUOTA_REJECTIONS
 from projections.quota_usage import save_usage
+from projections.schedule_read_model import live_schedules
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,27 @@ class QuotaKeeper:
     def _load(self, key: bytes) -> quota.QuotaUsage | None:
         stored = self._table.get(key)
         return quota.QuotaUsage.model_validate_json(stored) if stored else None
+
+    async def schedule_refusal(self, tenant_id: str, user_id: str) -> inbox.Rejection | None:
+        """A new schedule past the user's limit on schedules is refused, naming it. Counted in
+        the read model, which lags the schedule agent by moments: two schedules created in the
+        same instant may both pass."""
+        await self._limits_current()
+        limit = self._limits.for_user(tenant_id, user_id).max_schedules
+        try:
+            if self._read_model is None:
+                raise psycopg.OperationalError("no read model configured")
+            count = await live_schedules(await self._read_model.get(), tenant_id, user_id)
+        except psycopg.Error as exc:
+            log.warning("schedules of %s:%s not counted: %s", tenant_id, user_id, exc)
+            if self._read_model is not None:
+                self._read_model.discard()
+            reason = "the schedules could not be counted; try again later"
+            return inbox.Rejection(code="SOURCE_UNAVAILABLE", reason=reason)
+        if count >= limit:
+            reason = f"Schedule limit reached ({limit})"
+            return inbox.Rejection(code="QUOTA_EXCEEDED", reason=reason, field="maxSchedules")
+        return None
 
     async def _limits_loaded(self) -> None:
         """Right after a start, wait (briefly) for the limits topic to be read to its end, so

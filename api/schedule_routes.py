@@ -62,6 +62,7 @@ async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
     require(principal, CREATE_ROLE)
     payload = await _json_object(request)
     spec = _checked(payload)
+    await _check_schedule_limit(request, principal)
     key = request.headers.get("idempotency-key")
     command_id = (
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}")) if key else None
@@ -140,6 +141,16 @@ async def schedule_runs(
     await _schedule_or_404(request, principal, schedule_id)
     rows = await _schedules(request).runs(str(schedule_id), limit)
     return {"runs": [run_json(row) for row in rows]}
+
+
+async def _check_schedule_limit(request: Request, principal: Principal) -> None:
+    """429 naming the limit when the user already has as many schedules as allowed (the
+    worker checks again: this answer only comes sooner)."""
+    limits = await request.app.state.limits.current_for_user(principal.tenant_id, principal.user_id)
+    count = await _schedules(request).live_count(principal.tenant_id, principal.user_id)
+    if count >= limits.max_schedules:
+        message = f"Schedule limit reached ({limits.max_schedules})"
+        raise _error(429, "QUOTA_EXCEEDED", message, limit="maxSchedules")
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from projections.schedule_read_model import live_schedules
+
 SCHEDULE_COLUMNS = """
     id, tenant_id, owner_id, status, spec, rejection, next_slot_at, created_at, updated_at
 """
@@ -40,6 +42,10 @@ class SchedulesRepository:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(LIST_SCHEDULES, [tenant_id, user_id])
             return await cur.fetchall()
+
+    async def live_count(self, tenant_id: str, user_id: str) -> int:
+        async with self._pool.connection() as conn:
+            return await live_schedules(conn, tenant_id, user_id)
 
     async def runs(self, schedule_id: str, limit: int) -> list[dict[str, Any]]:
         """The latest decided slots first (the caller checked the tenant)."""

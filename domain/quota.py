@@ -23,6 +23,8 @@ class Limits(BaseModel):
     max_rows_per_day: int = 50_000_000
     max_concurrent_exports: int = 3
     max_exports_per_day: int = 20
+    # Schedules (active or paused) one user may have.
+    max_schedules: int = 20
     # Bytes one export may store (all its files); None: no limit.
     max_export_bytes: int | None = None
     retention_days: int = 7
@@ -41,6 +43,7 @@ class LimitsOverride(BaseModel):
     max_rows_per_day: int | None = Field(default=None, ge=0)
     max_concurrent_exports: int | None = Field(default=None, ge=0)
     max_exports_per_day: int | None = Field(default=None, ge=0)
+    max_schedules: int | None = Field(default=None, ge=0)
     max_export_bytes: int | None = Field(default=None, ge=1)
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     timezone: str | None = None

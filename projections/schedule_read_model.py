@@ -46,6 +46,19 @@ WHERE schedule_id = %s AND slot = %s
 """
 
 
+LIVE_SCHEDULES = """
+SELECT count(*) FROM export_service.export_schedules
+WHERE tenant_id = %s AND owner_id = %s AND status IN ('ACTIVE', 'PAUSED')
+"""
+
+
+async def live_schedules(conn: AsyncConnection[Any], tenant_id: str, user_id: str) -> int:
+    """How many schedules the user has that still run or may again (paused)."""
+    cursor = await conn.execute(LIVE_SCHEDULES, [tenant_id, user_id])
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def project_schedule(conn: AsyncConnection[Any], event: ev.ScheduleLogEvent) -> bool:
     """Apply one schedule event; False when it was already applied."""
     schedule_id = event.envelope.schedule_id

@@ -21,8 +21,10 @@ import pytest
 from confluent_kafka import Producer
 
 from config.settings import Settings
+from domain.quota import LimitsOverride
 from export_client.kafka_client import ExportClient
 from export_contract.ids import job_id_for, run_command_id
+from projections.limits_book import publish_override
 from tests.integration.conftest import (
     ROOT,
     SMALL_ORDERS,
@@ -359,3 +361,23 @@ def test_a_run_keeps_its_local_time_across_the_spring_change(
         datetime(2031, 3, 30, 7, 0, tzinfo=UTC),
     ]
     assert [r[3] for r in found] == ["COMPLETED", "COMPLETED"], found
+
+
+def test_a_user_past_the_schedule_limit_is_refused_naming_it(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase
+) -> None:
+    user = str(uuid.uuid4())
+    publish_override(settings, TENANT_A, user, LimitsOverride(max_schedules=2), "tests")
+    with api_client(settings, TENANT_A, user) as api:
+        for n in range(2):
+            created = api.post("/v1/schedules", json=every_minute(f"allowed {n}"))
+            assert created.status_code == 202, created.text
+            schedule_row(admin_db, created.json()["id"])
+        refused = api.post("/v1/schedules", json=every_minute("one too many"))
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["limit"] == "maxSchedules"
+        assert "Schedule limit reached (2)" in refused.json()["message"]
+    # The worker holds to it too, for a command sent straight to Kafka.
+    schedule_id = client.create_schedule(TENANT_A, user, every_minute("over kafka"))
+    row = schedule_row(admin_db, schedule_id)
+    assert row["status"] == "REJECTED" and row["rejection"]["field"] == "maxSchedules", row
