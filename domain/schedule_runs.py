@@ -32,7 +32,10 @@ def due_drafts(state: ScheduleState, as_of: datetime) -> list[Draft]:
     if state.status is not ScheduleStatus.ACTIVE:
         return []
     due = slots_between(state.spec, state.decided_through, as_of)
-    slots = list(islice(due, SLOTS_PER_DECISION))
+    try:
+        slots = list(islice(due, SLOTS_PER_DECISION))
+    except (OverflowError, ValueError):
+        return []  # the next slot lies past the calendar's end (year 9999): none is due
     late = [slot for slot in slots if as_of - slot > ON_TIME]
     skips = _skipped_for_catch_up(state.spec.catch_up, late)
     drafts: list[Draft] = []

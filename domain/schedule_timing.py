@@ -24,7 +24,8 @@ def check_timing(spec: ScheduleSpec) -> list[FieldError]:
     errors = _check_cron(spec.cron)
     try:
         zone: ZoneInfo | None = ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name too long for a file, or a folder of zones such as "Europe".
         zone = None
         errors.append(
             FieldError(
@@ -39,7 +40,21 @@ def check_timing(spec: ScheduleSpec) -> list[FieldError]:
     )
     if ends_first:
         errors.append(FieldError("endAt", "must be after startAt"))
+    if not errors:
+        errors += _check_first_slot(spec)
     return errors
+
+
+def _check_first_slot(spec: ScheduleSpec) -> list[FieldError]:
+    """A schedule that can never run again is refused, as is one whose times fall beyond
+    the calendar (a start near the year 9999)."""
+    try:
+        first = next(slots_after(spec, datetime.now(UTC)), None)
+    except (OverflowError, ValueError):
+        return [FieldError("startAt", "no run time can be computed from it")]
+    if first is None:
+        return [FieldError("endAt", "is past: the schedule would never run")]
+    return []
 
 
 def _check_cron(cron: str) -> list[FieldError]:

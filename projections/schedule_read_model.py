@@ -103,7 +103,10 @@ def _schedule_row(state: ScheduleState, event: ev.ScheduleLogEvent) -> dict[str,
     spec = state.spec
     next_slot = None
     if state.status is ScheduleStatus.ACTIVE:
-        next_slot = next(slots_after(spec, state.decided_through), None)
+        try:
+            next_slot = next(slots_after(spec, state.decided_through), None)
+        except (OverflowError, ValueError):
+            next_slot = None  # past the calendar's end (year 9999): no slot is left
     return {
         "id": state.schedule_id,
         "tenant_id": state.tenant_id,

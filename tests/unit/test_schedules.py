@@ -66,6 +66,10 @@ def minute(n: int, seconds: int = 0) -> datetime:
         ({"cron": "0 0 30 2 *"}, "cron", "Bad day-of-month"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone", "unknown time zone 'Mars/Olympus_Mons'"),
         ({"timezone": "../etc/passwd"}, "timezone", "unknown time zone"),
+        ({"timezone": "Europe"}, "timezone", "unknown time zone"),
+        ({"timezone": "Z" * 300}, "timezone", "unknown time zone"),
+        ({"endAt": "2020-01-01T00:00:00Z"}, "endAt", "is past"),
+        ({"cron": "0 0 29 2 *", "startAt": "9999-03-01T00:00:00Z"}, "startAt", "no run time"),
         (
             {"startAt": "2030-01-02T00:00:00Z", "endAt": "2030-01-01T00:00:00Z"},
             "endAt",
