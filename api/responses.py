@@ -39,6 +39,15 @@ SUBMIT: dict[int | str, dict[str, Any]] = {
     503: _error("The broker did not take the command in time; retry with the same key"),
 }
 CANCEL: dict[int | str, dict[str, Any]] = {}
+# Routes that change a schedule.
+SCHEDULE_CHANGE: dict[int | str, dict[str, Any]] = {
+    **SUBMIT,
+    409: _error("The schedule was deleted or refused: nothing of it can change"),
+}
+SCHEDULE_CREATE: dict[int | str, dict[str, Any]] = {
+    **SUBMIT,
+    429: _error("The caller has as many schedules as allowed (`limit`: maxSchedules)"),
+}
 # Routes that serve stored files.
 _FILE_TYPES = sorted({*MEDIA_TYPES.values(), "application/zip", "application/octet-stream"})
 FILES: dict[int | str, dict[str, Any]] = {

@@ -55,7 +55,7 @@ def _command_fields(principal: Principal, command_id: str | None = None) -> dict
     }
 
 
-@router.post("", status_code=202, summary="Create a schedule")
+@router.post("", status_code=202, summary="Create a schedule", responses=responses.SCHEDULE_CREATE)
 async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
     """Check the schedule (its timing and the export request inside), publish CreateSchedule
     and return its id at once. An `Idempotency-Key` header makes retries safe."""
@@ -89,7 +89,12 @@ async def get_schedule(
     return schedule_json(await _schedule_or_404(request, principal, schedule_id))
 
 
-@router.patch("/{schedule_id}", status_code=202, summary="Change a schedule")
+@router.patch(
+    "/{schedule_id}",
+    status_code=202,
+    summary="Change a schedule",
+    responses=responses.SCHEDULE_CHANGE,
+)
 async def update_schedule(
     schedule_id: uuid.UUID, request: Request, principal: Caller
 ) -> dict[str, Any]:
@@ -105,7 +110,12 @@ async def update_schedule(
     return {"id": str(schedule_id), **spec.model_dump(mode="json", by_alias=True)}
 
 
-@router.delete("/{schedule_id}", status_code=202, summary="Delete a schedule")
+@router.delete(
+    "/{schedule_id}",
+    status_code=202,
+    summary="Delete a schedule",
+    responses=responses.SCHEDULE_CHANGE,
+)
 async def delete_schedule(
     schedule_id: uuid.UUID, request: Request, principal: Caller
 ) -> dict[str, Any]:
@@ -116,7 +126,12 @@ async def delete_schedule(
     return {"id": str(schedule_id), "status": "DELETING"}
 
 
-@router.post("/{schedule_id}/{change}", status_code=202, summary="Pause or resume a schedule")
+@router.post(
+    "/{schedule_id}/{change}",
+    status_code=202,
+    summary="Pause or resume a schedule",
+    responses=responses.SCHEDULE_CHANGE,
+)
 async def change_schedule(
     schedule_id: uuid.UUID, change: str, request: Request, principal: Caller
 ) -> dict[str, Any]:
