@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -19,10 +18,6 @@ from projections import read_model, schedule_read_model
 log = logging.getLogger(__name__)
 
 
-# Applies one event in one transaction; False when it was applied before.
-Projection = Callable[[psycopg.AsyncConnection[Any], Any], Awaitable[bool]]
-
-
 class ReadModelProjector:
     """Projects each event, retrying while the database is unreachable: the read model must
     not miss an event. One connection, used by this agent alone."""
@@ -30,7 +25,7 @@ class ReadModelProjector:
     def __init__(
         self,
         conninfo: str,
-        projection: Projection = read_model.project,
+        projection: read_model.Projection = read_model.project,
         events: type[ev.Message] | Any = ev.JobEvent,
     ) -> None:
         self._conninfo = conninfo

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
@@ -16,6 +18,9 @@ from domain.job import JobState, apply, is_duplicate
 from export_contract import models as ev
 
 log = logging.getLogger(__name__)
+# The shape of every projection (jobs', schedules'): applies one event in one transaction,
+# and answers False when the event was applied before.
+Projection = Callable[[AsyncConnection[Any], Any], Awaitable[bool]]
 
 UPSERT_JOB = """
 INSERT INTO export_service.export_jobs (

@@ -117,6 +117,24 @@ def stack(*args: str, env: dict[str, str] | None = None) -> None:
     )
 
 
+def wait_for_stack(settings: Settings, workers: int = 1, timeout: float = 120) -> None:
+    """Until the API and each worker answer /readyz with 200: `restart-services` returns
+    once the processes are started, before they have joined the group and read their tables."""
+    urls = [f"{settings.api_url}/readyz"] + [
+        f"http://127.0.0.1:{settings.worker_http_port + n}/readyz" for n in range(workers)
+    ]
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"not ready within {timeout} s: {url}"
+            time.sleep(0.2)
+
+
 def wait_for_job(
     api: httpx.Client, job_id: str, states: set[str] | None = None, timeout: float = 120
 ) -> dict[str, Any]:

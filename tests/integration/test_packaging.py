@@ -35,6 +35,7 @@ from tests.integration.conftest import (
     body_without_headers,
     psql_csv,
     stack,
+    wait_for_stack,
 )
 
 pytestmark = pytest.mark.slow
@@ -127,6 +128,8 @@ def wheel_services(installed: Path, settings: Settings, tmp_path: Path) -> Itera
         for process in processes:
             process.wait(timeout=30)
         stack("restart-services")
+        # The tests after this one find the stack's own worker and API ready.
+        wait_for_stack(settings)
 
 
 def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
