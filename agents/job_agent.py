@@ -2,9 +2,10 @@
 
 For each inbox message it loads the job's state from the jobs table, decides (a pure
 function), numbers the resulting events, and returns, in this order: the events for
-export.events, the new state for the table, and what follows from the events
-(agents/job_reactions.py). The runner sends each one acknowledged before the next, so the
-table never runs ahead of the log: a message handled again after a crash decides again.
+export.events, what follows from the events (agents/job_reactions.py), and the new state for
+the table. The runner sends each one acknowledged before the next, so the table never runs
+ahead of the log or of the reactions: a message handled again after a crash decides and
+reacts again (the reactions are safe to repeat), until its state is stored.
 """
 
 from __future__ import annotations
@@ -75,12 +76,14 @@ async def handle_inbox_message(
     effects: list[Effect] = [
         Send(c.settings.events_topic, message.job_id, codec.encode(event)) for event in events
     ]
-    effects.append(Put(c.jobs, message.job_id.encode(), new_state.model_dump_json().encode()))
     for event in events:
         with log_context(tenant_id=new_state.tenant_id, event_type=type(event).__name__):
             if not isinstance(event, ev.ExportProgressed):
                 log.info("job %s: %s", message.job_id, type(event).__name__)
             effects += await react(new_state, event, c.settings, c.store)
+    # The state last: once it is stored, a message handled again decides (and so reacts)
+    # nothing, so every reaction must be out before it.
+    effects.append(Put(c.jobs, message.job_id.encode(), new_state.model_dump_json().encode()))
     return effects
 
 

@@ -215,7 +215,7 @@ def open_job(job_id: str) -> inbox.OpenJob:
     )
 
 
-async def test_an_accepted_job_sends_its_events_then_its_state_then_one_task_per_chunk() -> None:
+async def test_an_accepted_job_sends_its_events_then_one_task_per_chunk_then_its_state() -> None:
     jobs: dict[bytes, bytes] = {}
     job_id = job_id_for(TENANT, "c-1")
     effects = await handle_inbox(on_inbox(open_job(job_id)), job_collaborators(jobs))
@@ -228,13 +228,33 @@ async def test_an_accepted_job_sends_its_events_then_its_state_then_one_task_per
     assert kinds == [
         "ExportRequested",
         "ExportAccepted",
+        SETTINGS.tasks_topic,
+        SETTINGS.tasks_topic,
         "table",
-        SETTINGS.tasks_topic,
-        SETTINGS.tasks_topic,
     ]
-    tasks = [inbox.ExtractChunk.model_validate_json(e.value) for e in effects[3:]]
+    tasks = [inbox.ExtractChunk.model_validate_json(e.value) for e in effects[2:4]]
     assert [t.chunk.index for t in tasks] == [1, 2]
     assert jobs == {}, "the table is written by the runner, in its turn"
+
+
+async def test_a_message_handled_again_before_its_state_was_stored_reacts_again() -> None:
+    """A crash after the reactions were sent but before the state was stored: the message
+    handled again sends the same events and reactions, so none is ever lost."""
+    jobs: dict[bytes, bytes] = {}
+    job_id = job_id_for(TENANT, "c-1")
+    first = await handle_inbox(on_inbox(open_job(job_id)), job_collaborators(jobs))
+    again = await handle_inbox(on_inbox(open_job(job_id)), job_collaborators(jobs))
+
+    def sent(effects: list[Effect]) -> list[tuple[str, object]]:
+        # Event ids are derived, so the same events carry the same ids (times differ).
+        return [
+            (e.topic, codec.decode(e.value).envelope.event_id)  # type: ignore[attr-defined]
+            if isinstance(e, Send) and e.topic == SETTINGS.events_topic
+            else (e.topic if isinstance(e, Send) else "table", e.key)
+            for e in effects
+        ]
+
+    assert sent(again) == sent(first) and len(first) == 5
 
 
 async def test_a_message_handled_twice_decides_nothing_the_second_time() -> None:
@@ -264,12 +284,12 @@ async def test_a_cancelled_job_settles_its_quota_stops_its_chunks_and_sends_its_
     topics = [e.topic if isinstance(e, Send) else "table" for e in effects]
     assert topics == [
         SETTINGS.events_topic,
-        "table",
         SETTINGS.quota_inbox_topic,
         SETTINGS.stops_topic,
         SETTINGS.completions_topic,
+        "table",
     ]
-    notice = codec.decode(effects[-1].value)
+    notice = codec.decode(effects[-2].value)
     assert isinstance(notice, ev.ExportCompletionNotice)
     assert notice.status.value == "CANCELLED"
 
