@@ -111,9 +111,8 @@ def _apply_to(state: ScheduleState, event: ev.ScheduleLogEvent) -> ScheduleState
                 }
             )
         case ev.ScheduleRunSkipped():
-            return state.model_copy(
-                update={"decided_through": max(state.decided_through, event.slot)}
-            )
+            last = event.last_slot or event.slot
+            return state.model_copy(update={"decided_through": max(state.decided_through, last)})
         case ev.ScheduleRunFinished():
             return _finished(state, event)
     return state

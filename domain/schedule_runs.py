@@ -8,6 +8,7 @@ crash, or by the next owner after a rebalance, starts no second job for the same
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -31,37 +32,73 @@ def due_drafts(state: ScheduleState, as_of: datetime) -> list[Draft]:
     """The RunStarted and RunSkipped events for the slots in (decided_through, as_of]."""
     if state.status is not ScheduleStatus.ACTIVE:
         return []
-    due = slots_between(state.spec, state.decided_through, as_of)
     try:
-        slots = list(islice(due, SLOTS_PER_DECISION))
+        return _Decision(state, as_of).drafts()
     except (OverflowError, ValueError):
         return []  # the next slot lies past the calendar's end (year 9999): none is due
-    late = [slot for slot in slots if as_of - slot > ON_TIME]
-    skips = _skipped_for_catch_up(state.spec.catch_up, late)
-    drafts: list[Draft] = []
-    run_number = state.next_run_number
-    running = bool(state.open_runs)
-    for slot in slots:
-        if slot in skips:
-            drafts.append((ev.ScheduleRunSkipped, {"slot": slot, "reason": skips[slot]}))
-        elif state.spec.incremental and running:
+
+
+class _Decision:
+    """One tick's decision. Missed slots (seen more than ON_TIME late) are counted rather
+    than listed, since an outage of days holds thousands of a frequent schedule's slots:
+    catchUp ONE and NONE record them as one skip each run of them."""
+
+    def __init__(self, state: ScheduleState, as_of: datetime) -> None:
+        self.state = state
+        self.as_of = as_of
+        self.drafts_: list[Draft] = []
+        self.run_number = state.next_run_number
+        self.running = bool(state.open_runs)
+
+    def drafts(self) -> list[Draft]:
+        spec, after = self.state.spec, self.state.decided_through
+        missed_through = self.as_of - ON_TIME
+        if spec.catch_up is CatchUp.ALL:
+            missed_through = after  # every slot is run, missed or not: listed below
+        missed = _count(slots_between(spec, after, missed_through))
+        if missed is not None:
+            first, before_last, last, count = missed
+            if spec.catch_up is CatchUp.NONE:
+                self._skip(first, last, count, "missed while no worker was running (catchUp NONE)")
+            else:
+                reason = f"missed while no worker was running; caught up by the run of {last}"
+                if count > 1:
+                    self._skip(first, before_last, count - 1, reason)
+                self._run(last)
+            after = last
+        for slot in islice(slots_between(spec, after, self.as_of), SLOTS_PER_DECISION):
+            self._run(slot)
+        return self.drafts_
+
+    def _run(self, slot: datetime) -> None:
+        if self.state.spec.incremental and self.running:
             reason = "the previous run was still going; the next run exports these rows"
-            drafts.append((ev.ScheduleRunSkipped, {"slot": slot, "reason": reason}))
-        else:
-            drafts.append((ev.ScheduleRunStarted, _started(state, slot, run_number)))
-            run_number += 1
-            running = True
-    return drafts
+            self._skip(slot, slot, 1, reason)
+            return
+        self.drafts_.append((ev.ScheduleRunStarted, _started(self.state, slot, self.run_number)))
+        self.run_number += 1
+        self.running = True
+
+    def _skip(self, first: datetime, last: datetime, count: int, reason: str) -> None:
+        fields = {"slot": first, "last_slot": last, "slots": count, "reason": reason}
+        self.drafts_.append((ev.ScheduleRunSkipped, fields))
 
 
-def _skipped_for_catch_up(catch_up: CatchUp, late: list[datetime]) -> dict[datetime, str]:
-    missed = "missed while no worker was running"
-    if catch_up is CatchUp.ALL or not late:
-        return {}
-    if catch_up is CatchUp.NONE:
-        return dict.fromkeys(late, f"{missed} (catchUp NONE)")
-    latest = late[-1].isoformat()
-    return dict.fromkeys(late[:-1], f"{missed}; caught up by the run of the slot {latest}")
+# Counting stops here; the rest is decided by the next tick.
+MOST_COUNTED = 1_000_000
+
+
+def _count(slots: Iterator[datetime]) -> tuple[datetime, datetime, datetime, int] | None:
+    """The first, second-to-last and last slot, and how many there are."""
+    first = before_last = last = None
+    count = 0
+    for slot in islice(slots, MOST_COUNTED):
+        first = first or slot
+        before_last, last = last, slot
+        count += 1
+    if first is None or last is None:
+        return None
+    return first, before_last or first, last, count
 
 
 def _started(state: ScheduleState, slot: datetime, run_number: int) -> dict[str, Any]:

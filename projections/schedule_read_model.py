@@ -92,7 +92,13 @@ async def _project_run(conn: AsyncConnection[Any], event: ev.ScheduleLogEvent) -
         values = [event.run_number, event.job_id, "RUNNING", event.key_after, None, at]
         await conn.execute(DECIDE_RUN, [schedule_id, event.slot, *values])
     elif isinstance(event, ev.ScheduleRunSkipped):
-        values = [None, None, "SKIPPED", None, event.reason, at]
+        reason = event.reason
+        if event.slots > 1 and event.last_slot is not None:
+            span = (
+                f"{event.slots:,} slots, {event.slot.isoformat()} to {event.last_slot.isoformat()}"
+            )
+            reason = f"{span}: {reason}"
+        values = [None, None, "SKIPPED", None, reason, at]
         await conn.execute(DECIDE_RUN, [schedule_id, event.slot, *values])
     elif isinstance(event, ev.ScheduleRunFinished):
         values = [event.status.value, event.rows, event.key_after, event.key_through]

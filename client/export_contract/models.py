@@ -294,11 +294,14 @@ class ScheduleRunStarted(ScheduleEvent):
 
 
 class ScheduleRunSkipped(ScheduleEvent):
-    """A slot that starts no job: missed while no worker ran (catchUp), or while the
-    schedule's previous incremental run was still going."""
+    """Slots that start no job: missed while no worker ran (catchUp), or while the
+    schedule's previous incremental run was still going. One event covers `slots`
+    consecutive slots, from `slot` to `last_slot`."""
 
     slot: datetime
     reason: str
+    last_slot: datetime | None = None
+    slots: int = 1
 
 
 class ScheduleRunFinished(ScheduleEvent):

@@ -177,19 +177,20 @@ def test_a_paused_schedule_starts_nothing_and_does_not_catch_up_after_resuming()
 # Missed slots (no worker ran from minute 1 to 10:30): catchUp.
 
 
-def outcome(catch_up: str) -> tuple[list[datetime], list[datetime]]:
+def outcome(catch_up: str) -> tuple[list[datetime], list[tuple[datetime, datetime | None, int]]]:
     state = created(spec(catchUp=catch_up))
     _, events = tick(state, minute(10, seconds=30))
     runs = [e.slot for e in events if isinstance(e, ev.ScheduleRunStarted)]
-    skips = [e.slot for e in events if isinstance(e, ev.ScheduleRunSkipped)]
+    skips = [(e.slot, e.last_slot, e.slots) for e in events if isinstance(e, ev.ScheduleRunSkipped)]
     return runs, skips
 
 
 def test_catch_up_one_runs_the_missed_slots_once_and_records_the_rest_as_skipped() -> None:
     runs, skips = outcome("ONE")
-    # Minute 10 is on time (30 s ago); 1 to 9 were missed: one run, the latest's.
+    # Minute 10 is on time (30 s ago); 1 to 9 were missed: one run, the latest's, and one
+    # skip that covers the other eight.
     assert runs == [minute(9), minute(10)]
-    assert skips == [minute(n) for n in range(1, 9)]
+    assert skips == [(minute(1), minute(8), 8)]
 
 
 def test_catch_up_all_runs_every_missed_slot() -> None:
@@ -199,7 +200,21 @@ def test_catch_up_all_runs_every_missed_slot() -> None:
 
 def test_catch_up_none_skips_every_missed_slot() -> None:
     runs, skips = outcome("NONE")
-    assert runs == [minute(10)] and skips == [minute(n) for n in range(1, 10)]
+    assert runs == [minute(10)] and skips == [(minute(1), minute(9), 9)]
+
+
+def test_a_week_missed_is_one_skip_and_one_run_not_ten_thousand_events() -> None:
+    state = created(spec())
+    week = timedelta(days=7)
+    state, events = tick(state, CREATED + week + timedelta(seconds=30))
+    assert [type(e).__name__ for e in events] == [
+        "ScheduleRunSkipped",
+        "ScheduleRunStarted",
+        "ScheduleRunStarted",
+    ]
+    assert events[0].slots == 7 * 24 * 60 - 2  # type: ignore[union-attr]
+    # Everything up to the tick is decided: the next tick has nothing to do.
+    assert due_drafts(state, CREATED + week + timedelta(seconds=31)) == []
 
 
 # Incremental schedules.
