@@ -24,6 +24,7 @@ from config.settings import Settings
 from domain.quota import LimitsOverride
 from export_client.kafka_client import ExportClient
 from export_contract.ids import job_id_for, run_command_id
+from export_contract.models import DeleteSchedule
 from projections.limits_book import publish_override
 from tests.integration.conftest import (
     ROOT,
@@ -43,6 +44,21 @@ START = datetime(2031, 1, 1, 6, 0, tzinfo=UTC)
 SLOTS = 10
 KILLED_AT = (3, 7)
 PIDS = ROOT / ".stack/pids"
+
+
+@pytest.fixture(autouse=True)
+def delete_what_the_test_made(client: ExportClient, admin_db: AdminDatabase) -> Iterator[None]:
+    """Each test's schedules are deleted after it, so that the next test's ticks, as of
+    some time in 2031, do not run them too."""
+    started = datetime.now(UTC)
+    yield
+    made = admin_db.execute(
+        "SELECT id::text, tenant_id::text, owner_id::text FROM export_service.export_schedules"
+        " WHERE status IN ('ACTIVE', 'PAUSED') AND created_at >= %s",
+        [started],
+    ).fetchall()
+    for schedule_id, tenant_id, owner_id in made:
+        client.change_schedule(tenant_id, owner_id, schedule_id, DeleteSchedule)
 
 
 def every_minute(name: str, **overrides: Any) -> dict[str, Any]:
