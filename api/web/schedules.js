@@ -53,12 +53,12 @@ export class ScheduleList {
         h("div.next-run", null, next),
         later && !paused ? h("div.muted.small", { title: "the runs after it" }, `then ${later}`) : null),
       h("td.col-status", null, h(`span.status.status-${schedule.status.toLowerCase()}`, null, schedule.status)),
-      h("td.col-actions", null,
+      h("td.col-actions", null, h("div.row-actions", null,
         h("button.button.small", { type: "button", onclick: () => this.toggleRuns(schedule.id) },
           this.open.has(schedule.id) ? "Hide runs" : "Runs"),
         h("button.button.small", { type: "button", onclick: () => this.act(schedule, paused ? "resume" : "pause") },
           paused ? "Resume" : "Pause"),
-        h("button.button.small.danger-ghost", { type: "button", onclick: () => this.remove(schedule) }, "Delete")),
+        h("button.button.small.danger-ghost", { type: "button", onclick: () => this.remove(schedule) }, "Delete"))),
     );
   }
 

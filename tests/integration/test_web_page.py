@@ -303,11 +303,12 @@ def test_schedules_show_their_next_runs_in_the_browsers_zone(
         expect(row.locator(".next-run")).to_have_text(re.compile(r"Jan 1, 2031, 3:00\sAM"))
         later = r"then Jan 2, 2031, 3:00\sAM, Jan 3, 2031, 3:00\sAM"
         expect(row).to_contain_text(re.compile(later))
+        page.locator(".schedules-card").scroll_into_view_if_needed()
+        shoot(page, "schedules.png")
         row.get_by_role("button", name="Runs").click()
         expect(page.locator("tr.runs-row")).to_contain_text("No runs yet.")
         row.get_by_role("button", name="Pause").click()
         expect(row.locator(".status")).to_have_text("PAUSED", timeout=15_000)
         expect(row.locator(".next-run")).to_have_text("paused")
-        page.locator(".schedules-card").scroll_into_view_if_needed()
-        shoot(page, "schedules.png")
+        shoot(page, "schedules-paused.png")
         assert not [p for p in problems if p.startswith("page error")], problems
