@@ -22,7 +22,8 @@ from export_contract.schedule import CatchUp, IfEmpty, ScheduleStatus
 # A slot seen within this long after its time is on time; later, it was missed (no worker
 # was running) and the schedule's catchUp decides.
 ON_TIME = timedelta(minutes=1)
-# A worker back after a long outage decides the missed slots in batches of this many.
+# At most this many slots are run by one decision (catchUp ALL after a long outage); the
+# rest by the next tick.
 SLOTS_PER_DECISION = 500
 # Runs are requested as their owner, who needed this role to create the schedule.
 RUN_ROLES = ["exports:create"]
