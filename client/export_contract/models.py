@@ -24,6 +24,17 @@ class Message(BaseModel):
 # Commands: what clients ask for, on export.commands keyed by tenant:user.
 
 
+class CommandHeader(Message):
+    """What every command carries: its id (chosen by the client), who sends it with which
+    roles, and when."""
+
+    command_id: str
+    tenant_id: str
+    user_id: str
+    roles: list[str]
+    issued_at: datetime
+
+
 class ScheduledRun(Message):
     """Carried by a RequestExport a schedule sent: which run of which schedule it is, and,
     for an incremental schedule, the key its rows must lie above (none: from the first)."""
@@ -37,71 +48,36 @@ class ScheduledRun(Message):
     skip_if_empty: bool = False
 
 
-class RequestExport(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class RequestExport(CommandHeader):
     request: ExportRequest
     schedule: ScheduledRun | None = None
 
 
-class CancelExport(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class CancelExport(CommandHeader):
     job_id: str
     reason: str | None = None
 
 
-class CreateSchedule(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class CreateSchedule(CommandHeader):
     schedule: ScheduleSpec
 
 
-class UpdateSchedule(Message):
+class UpdateSchedule(CommandHeader):
     """Replaces the schedule's whole description (the API merges a PATCH into it first)."""
 
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
     schedule_id: str
     schedule: ScheduleSpec
 
 
-class PauseSchedule(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class PauseSchedule(CommandHeader):
     schedule_id: str
 
 
-class ResumeSchedule(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class ResumeSchedule(CommandHeader):
     schedule_id: str
 
 
-class DeleteSchedule(Message):
-    command_id: str
-    tenant_id: str
-    user_id: str
-    roles: list[str]
-    issued_at: datetime
+class DeleteSchedule(CommandHeader):
     schedule_id: str
 
 
