@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     FileResponse,
@@ -21,10 +21,10 @@ from fastapi.responses import (
 
 from api import responses
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
-from api.command_publisher import CommandPublisher
 from api.job_json import job_json
 from api.jobs_repository import JobsRepository
 from api.progress_stream import FIRST_EVENT_SECONDS, open_stream, progress_events
+from api.route_support import api_error, invalid_request, json_object, publisher_of
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE
@@ -56,15 +56,6 @@ FINISHED = {
 def _repository(request: Request) -> JobsRepository:
     jobs: JobsRepository = request.app.state.jobs
     return jobs
-
-
-def _publisher(request: Request) -> CommandPublisher:
-    publisher: CommandPublisher = request.app.state.publisher
-    return publisher
-
-
-def _error(http_status: int, code: str, message: str, **extra: Any) -> HTTPException:
-    return HTTPException(http_status, {"error": code, "message": message, **extra})
 
 
 @router.post(
@@ -102,7 +93,7 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
         issued_at=datetime.now(UTC),
         request=body,
     )
-    await _publisher(request).publish(principal, command)
+    await publisher_of(request).publish(principal, command)
     job_id = job_id_for(principal.tenant_id, command_id)
     request.app.state.just_submitted.add(job_id)
     return JSONResponse(
@@ -114,17 +105,11 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
 
 async def read_export_request(request: Request) -> tuple[ExportRequest, ResolvedQuery]:
     """The body as an export request, checked against the catalogue: 400 naming each field."""
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
+    payload = await json_object(request)
     try:
         return validate_request(payload)
     except RequestInvalid as exc:
-        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+        raise invalid_request(exc) from None
 
 
 @router.get("", summary="List exports")
@@ -184,7 +169,7 @@ async def progress(job_id: uuid.UUID, request: Request, principal: Caller) -> St
     wait = FIRST_EVENT_SECONDS if str(job_id) in request.app.state.just_submitted else 0.0
     opening = await open_stream(feed, jobs, principal.tenant_id, str(job_id), wait)
     if opening is None:
-        raise _error(404, "NOT_FOUND", "Export job not found")
+        raise api_error(404, "NOT_FOUND", "Export job not found")
     events = progress_events(feed, jobs, principal.tenant_id, str(job_id), opening)
     return StreamingResponse(
         events,
@@ -250,7 +235,7 @@ async def download(
         )
     chosen = files[0] if file is None else next((f for f in files if f["file_name"] == file), None)
     if chosen is None:
-        raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
+        raise api_error(404, "NOT_FOUND", f"export {job_id} has no file named {file!r}")
     return await _file_response(request, chosen)
 
 
@@ -289,13 +274,13 @@ async def cancel_export(job_id: uuid.UUID, request: Request, principal: Caller) 
     require(principal, CREATE_ROLE)
     job = await _job_or_404(request, principal, job_id)
     if str(job["requested_by"]) != principal.user_id and ADMIN_ROLE not in principal.roles:
-        raise _error(
+        raise api_error(
             403,
             "FORBIDDEN",
             "only the user who requested an export or a tenant admin may cancel it",
         )
     if ExportStatus(job["status"]) in FINISHED:
-        raise _error(
+        raise api_error(
             400,
             "NOT_CANCELLABLE",
             f"Cannot cancel completed or failed export (it is {job['status']})",
@@ -310,7 +295,7 @@ async def cancel_export(job_id: uuid.UUID, request: Request, principal: Caller) 
         job_id=str(job_id),
         reason="cancelled by the user",
     )
-    await _publisher(request).publish(principal, command)
+    await publisher_of(request).publish(principal, command)
     return {"success": True}
 
 
@@ -318,7 +303,7 @@ async def _job_or_404(request: Request, principal: Principal, job_id: uuid.UUID)
     # Another tenant's job answers exactly like a job that does not exist.
     job = await _repository(request).get(principal.tenant_id, str(job_id))
     if job is None:
-        raise _error(404, "NOT_FOUND", "Export job not found")
+        raise api_error(404, "NOT_FOUND", "Export job not found")
     return job
 
 
@@ -333,7 +318,7 @@ async def _file_response(request: Request, row: dict[str, Any]) -> Response:
     store = _store(request)
     location = row["path"]
     if not await run_in_threadpool(store.exists, location):
-        raise _error(410, "GONE", "the export's file is no longer in the store")
+        raise api_error(410, "GONE", "the export's file is no longer in the store")
     presigned = await run_in_threadpool(
         store.presigned_url, location, PRESIGNED_SECONDS, row["file_name"]
     )
@@ -356,7 +341,7 @@ async def _archive_response(
     entries.append((MANIFEST, join(job["output_path"], MANIFEST)))
     for _, location in entries:
         if not await run_in_threadpool(store.exists, location):
-            raise _error(410, "GONE", "the export's files are no longer all in the store")
+            raise api_error(410, "GONE", "the export's files are no longer all in the store")
     return StreamingResponse(
         zip_stream([(name, partial(store.open, location)) for name, location in entries]),
         media_type="application/zip",
@@ -366,11 +351,11 @@ async def _archive_response(
 
 def _check_downloadable(job: dict[str, Any]) -> None:
     if job["status"] == ExportStatus.EXPIRED.value:
-        raise _error(410, "EXPIRED", "Export expired")
+        raise api_error(410, "EXPIRED", "Export expired")
     if job["status"] != ExportStatus.COMPLETED.value:
-        raise _error(404, "NOT_READY", "Export not available", status=job["status"])
+        raise api_error(404, "NOT_READY", "Export not available", status=job["status"])
     if job["expires_at"] is not None and job["expires_at"] < datetime.now(UTC):
-        raise _error(410, "EXPIRED", "Export expired")
+        raise api_error(410, "EXPIRED", "Export expired")
 
 
 def _file_json(job_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:
@@ -402,17 +387,17 @@ async def signed_download(
     try:
         check(secret, str(tenant), str(job_id), file_name, expires, signature, time.time())
     except LinkInvalid as exc:
-        raise _error(403, "FORBIDDEN", str(exc)) from None
+        raise api_error(403, "FORBIDDEN", str(exc)) from None
     except LinkExpired as exc:
-        raise _error(410, "EXPIRED", str(exc)) from None
+        raise api_error(410, "EXPIRED", str(exc)) from None
     job = await _repository(request).get(str(tenant), str(job_id))
     if job is None:
-        raise _error(404, "NOT_FOUND", "Export job not found")
+        raise api_error(404, "NOT_FOUND", "Export job not found")
     _check_downloadable(job)
     files = await _repository(request).files(str(job_id))
     if file_name == ARCHIVE:
         return await _archive_response(request, job_id, job, files)
     chosen = next((f for f in files if f["file_name"] == file_name), None)
     if chosen is None:
-        raise _error(404, "NOT_FOUND", f"export {job_id} has no file named {file_name!r}")
+        raise api_error(404, "NOT_FOUND", f"export {job_id} has no file named {file_name!r}")
     return await _file_response(request, chosen)

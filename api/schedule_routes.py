@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import responses
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
-from api.command_publisher import CommandPublisher
+from api.route_support import api_error, invalid_request, json_object, publisher_of
 from api.schedule_json import run_json, schedule_json
 from api.schedules_repository import SchedulesRepository
 from domain.decisions import ADMIN_ROLE
@@ -36,15 +36,6 @@ def _schedules(request: Request) -> SchedulesRepository:
     return schedules
 
 
-def _publisher(request: Request) -> CommandPublisher:
-    publisher: CommandPublisher = request.app.state.publisher
-    return publisher
-
-
-def _error(http_status: int, code: str, message: str, **extra: Any) -> HTTPException:
-    return HTTPException(http_status, {"error": code, "message": message, **extra})
-
-
 def _command_fields(principal: Principal, command_id: str | None = None) -> dict[str, Any]:
     return {
         "command_id": command_id or str(uuid.uuid4()),
@@ -60,7 +51,7 @@ async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
     """Check the schedule (its timing and the export request inside), publish CreateSchedule
     and return its id at once. An `Idempotency-Key` header makes retries safe."""
     require(principal, CREATE_ROLE)
-    payload = await _json_object(request)
+    payload = await json_object(request)
     spec = _checked(payload)
     await _check_schedule_limit(request, principal)
     key = request.headers.get("idempotency-key")
@@ -68,7 +59,7 @@ async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}")) if key else None
     )
     fields = _command_fields(principal, command_id)
-    await _publisher(request).publish(principal, ev.CreateSchedule(**fields, schedule=spec))
+    await publisher_of(request).publish(principal, ev.CreateSchedule(**fields, schedule=spec))
     schedule_id = schedule_id_for(principal.tenant_id, fields["command_id"])
     body = {"id": schedule_id, "status": "PENDING", **spec.model_dump(mode="json", by_alias=True)}
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/schedules/{schedule_id}"})
@@ -101,12 +92,12 @@ async def update_schedule(
     """The fields sent replace the schedule's; the result is checked as a new schedule is."""
     require(principal, CREATE_ROLE)
     row = await _live_schedule(request, principal, schedule_id)
-    changed = {**row["spec"], **await _json_object(request)}
+    changed = {**row["spec"], **await json_object(request)}
     spec = _checked(changed)
     command = ev.UpdateSchedule(
         **_command_fields(principal), schedule_id=str(schedule_id), schedule=spec
     )
-    await _publisher(request).publish(principal, command)
+    await publisher_of(request).publish(principal, command)
     return {"id": str(schedule_id), **spec.model_dump(mode="json", by_alias=True)}
 
 
@@ -122,7 +113,7 @@ async def delete_schedule(
     require(principal, CREATE_ROLE)
     await _live_schedule(request, principal, schedule_id)
     command = ev.DeleteSchedule(**_command_fields(principal), schedule_id=str(schedule_id))
-    await _publisher(request).publish(principal, command)
+    await publisher_of(request).publish(principal, command)
     return {"id": str(schedule_id), "status": "DELETING"}
 
 
@@ -138,10 +129,10 @@ async def change_schedule(
     require(principal, CREATE_ROLE)
     command_class = CHANGES.get(change)
     if command_class is None:
-        raise _error(404, "NOT_FOUND", f"no action '{change}'; pause or resume")
+        raise api_error(404, "NOT_FOUND", f"no action '{change}'; pause or resume")
     await _live_schedule(request, principal, schedule_id)
     command = command_class(**_command_fields(principal), schedule_id=str(schedule_id))
-    await _publisher(request).publish(principal, command)
+    await publisher_of(request).publish(principal, command)
     return {"id": str(schedule_id), "status": "PAUSING" if change == "pause" else "RESUMING"}
 
 
@@ -165,25 +156,14 @@ async def _check_schedule_limit(request: Request, principal: Principal) -> None:
     count = await _schedules(request).live_count(principal.tenant_id, principal.user_id)
     if count >= limits.max_schedules:
         message = f"Schedule limit reached ({limits.max_schedules})"
-        raise _error(429, "QUOTA_EXCEEDED", message, limit="maxSchedules")
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise _error(400, "INVALID_REQUEST", "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise _error(400, "INVALID_REQUEST", "the body must be a JSON object")
-    return payload
+        raise api_error(429, "QUOTA_EXCEEDED", message, limit="maxSchedules")
 
 
 def _checked(payload: dict[str, Any]) -> ScheduleSpec:
     try:
         return validate_schedule(payload)
     except RequestInvalid as exc:
-        details = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-        raise _error(400, "INVALID_REQUEST", str(exc), details=details) from None
+        raise invalid_request(exc) from None
 
 
 async def _schedule_or_404(
@@ -195,7 +175,7 @@ async def _schedule_or_404(
         str(row["owner_id"]) == principal.user_id or ADMIN_ROLE in principal.roles
     )
     if row is None or not mine:
-        raise _error(404, "NOT_FOUND", f"no schedule {schedule_id}")
+        raise api_error(404, "NOT_FOUND", f"no schedule {schedule_id}")
     return row
 
 
@@ -204,5 +184,5 @@ async def _live_schedule(
 ) -> dict[str, Any]:
     row = await _schedule_or_404(request, principal, schedule_id)
     if row["status"] not in ("ACTIVE", "PAUSED"):
-        raise _error(409, "CONFLICT", f"the schedule is {row['status'].lower()}")
+        raise api_error(409, "CONFLICT", f"the schedule is {row['status'].lower()}")
     return row
