@@ -123,6 +123,11 @@ def wait_for_stack(settings: Settings, workers: int = 1, timeout: float = 120) -
     urls = [f"{settings.api_url}/readyz"] + [
         f"http://127.0.0.1:{settings.worker_http_port + n}/readyz" for n in range(workers)
     ]
+    wait_until_ready(urls, timeout)
+
+
+def wait_until_ready(urls: list[str], timeout: float) -> None:
+    """Until every URL answers 200, within `timeout` seconds for them all."""
     deadline = time.monotonic() + timeout
     for url in urls:
         while True:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from config.settings import Settings
@@ -35,6 +34,7 @@ from tests.integration.conftest import (
     body_without_headers,
     psql_csv,
     stack,
+    wait_until_ready,
 )
 from tests.processes import alive, read_pid
 
@@ -108,17 +108,8 @@ def health_port(worker: int) -> int:
 
 
 def wait_ready(workers: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    for worker in range(1, workers + 1):
-        url = f"http://127.0.0.1:{health_port(worker)}/readyz"
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"worker-{worker} not ready: {url}"
-            time.sleep(0.2)
+    urls = [f"http://127.0.0.1:{health_port(w)}/readyz" for w in range(1, workers + 1)]
+    wait_until_ready(urls, timeout)
 
 
 def set_workers(count: int) -> None:
