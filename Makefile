@@ -37,7 +37,7 @@ test-tools:
 
 # The tests see the stack's settings (S3 endpoint, SFTP and SMTP servers) as the services do.
 test: lint test-tools services
-	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider
+	eval "$$(scripts/stack.sh env)" && $(PY) -m pytest -q -p no:cacheprovider --durations=12
 
 unit: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
