@@ -27,7 +27,8 @@ from export_contract.ids import job_id_for, run_command_id
 from export_contract.models import DeleteSchedule
 from projections.limits_book import publish_override
 from tests.integration.conftest import (
-    ROOT,
+    LOGS,
+    PIDS,
     SMALL_ORDERS,
     SMALL_ORDERS_WHERE,
     TENANT_A,
@@ -43,7 +44,6 @@ pytestmark = pytest.mark.slow
 START = datetime(2031, 1, 1, 6, 0, tzinfo=UTC)
 SLOTS = 10
 KILLED_AT = (3, 7)
-PIDS = ROOT / ".stack/pids"
 
 
 @pytest.fixture(autouse=True)
@@ -100,19 +100,29 @@ def runs(db: AdminDatabase, schedule_id: str) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-def wait_for_runs(
-    db: AdminDatabase, schedule_id: str, count: int, settled: bool, timeout: float = 120
-) -> list[tuple[Any, ...]]:
+def runs_within(
+    db: AdminDatabase, schedule_id: str, count: int, settled: bool, timeout: float
+) -> list[tuple[Any, ...]] | None:
+    """The schedule's runs once `count` are decided (and, if `settled`, ended), or None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = runs(db, schedule_id)
         if len(found) >= count and (not settled or all(r[3] != "RUNNING" for r in found)):
             return found
         time.sleep(0.2)
-    raise AssertionError(
-        f"{count} runs not {'settled' if settled else 'decided'}: {found}\n"
-        + what_the_stack_knows(db, schedule_id)
-    )
+    return None
+
+
+def wait_for_runs(
+    db: AdminDatabase, schedule_id: str, count: int, settled: bool, timeout: float = 120
+) -> list[tuple[Any, ...]]:
+    found = runs_within(db, schedule_id, count, settled, timeout)
+    if found is None:
+        raise AssertionError(
+            f"{count} runs not {'settled' if settled else 'decided'}: {runs(db, schedule_id)}\n"
+            + what_the_stack_knows(db, schedule_id)
+        )
+    return found
 
 
 def what_the_stack_knows(db: AdminDatabase, schedule_id: str) -> str:
@@ -124,7 +134,7 @@ def what_the_stack_knows(db: AdminDatabase, schedule_id: str) -> str:
     ).fetchone()
     lines = [
         line[:400]
-        for log in sorted((ROOT / ".stack/logs").glob("worker-*.log"))
+        for log in sorted(LOGS.glob("worker-*.log"))
         for line in log.read_text(errors="replace").splitlines()
         if schedule_id in line or '"level": "ERROR"' in line or "Traceback" in line
     ]
@@ -151,12 +161,10 @@ def test_every_slot_starts_exactly_one_job_whatever_the_restarts(
         tick(settings, slot + timedelta(seconds=5))
         if n in KILLED_AT:
             kill_worker()
-        try:
-            wait_for_runs(admin_db, schedule_id, n + 1, settled=False, timeout=60)
-        except AssertionError as lost:
+        if runs_within(admin_db, schedule_id, n + 1, settled=False, timeout=60) is None:
             # The leader's timer ticks again every few seconds, so a tick lost with a killed
             # worker costs a slot only a delay; said here so that a lost tick stays visible.
-            print(f"slot {n + 1} needed a second tick: {str(lost).splitlines()[0]}")
+            print(f"slot {n + 1} needed a second tick: {runs(admin_db, schedule_id)}")
             tick(settings, slot + timedelta(seconds=7))
             wait_for_runs(admin_db, schedule_id, n + 1, settled=False)
         # The same slot ticked again starts nothing more.
