@@ -19,6 +19,9 @@ from config.settings import Settings
 from export_client.kafka_client import ExportClient
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where the stack keeps its processes' pid files and logs.
+PIDS = ROOT / ".stack/pids"
+LOGS = ROOT / ".stack/logs"
 TENANT_A, TENANT_B, TENANT_C = DEMO_TENANTS
 USER_A = "0a0a0a0a-0000-4000-8000-00000000000a"
 USER_B = "0b0b0b0b-0000-4000-8000-00000000000b"

@@ -10,7 +10,6 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -21,12 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from agents.partitioning import owner_partition
 from config.settings import Settings
 from export_client.kafka_client import ExportClient
-from tests.integration.conftest import TENANT_A, AdminDatabase, stack
+from tests.integration.conftest import LOGS, PIDS, TENANT_A, AdminDatabase, stack
 from tests.processes import alive
 
-ROOT = Path(__file__).resolve().parents[2]
-PIDS = ROOT / ".stack/pids"
-WORKER_LOG = ROOT / ".stack/logs/worker-1.log"
+WORKER_LOG = LOGS / "worker-1.log"
+
 JOB_IN_MESSAGE = re.compile(r"\bjob ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 REFUSED = {
     "name": "refused at once",

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -20,11 +19,15 @@ import pytest
 from config.settings import Settings
 from export_client.kafka_client import CompletionTimeout, ExportClient
 from export_contract.models import ExportCompletionNotice
-from tests.integration.conftest import BIG_TENANT, api_client, psql_csv, stack
+from tests.integration.conftest import (
+    BIG_TENANT,
+    LOGS,
+    PIDS,
+    api_client,
+    psql_csv,
+    stack,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-PIDS = ROOT / ".stack/pids"
-LOGS = ROOT / ".stack/logs"
 # A new user each session: these exports count 3M rows each against a user's daily quota.
 USER = str(uuid4())
 COLUMNS = ["id", "executed_at", "quantity", "price", "notional", "notes"]

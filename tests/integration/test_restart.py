@@ -26,6 +26,8 @@ import pytest
 from config.settings import Settings
 from export_client.kafka_client import CompletionTimeout, ExportClient
 from tests.integration.conftest import (
+    LOGS,
+    PIDS,
     SMALL_ORDERS,
     SMALL_ORDERS_WHERE,
     TENANT_A,
@@ -36,10 +38,6 @@ from tests.integration.conftest import (
     wait_until_ready,
 )
 from tests.processes import alive, read_pid
-
-ROOT = Path(__file__).resolve().parents[2]
-PIDS = ROOT / ".stack/pids"
-LOGS = ROOT / ".stack/logs"
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,8 @@ import pytest
 from config.settings import Settings
 from export_client.kafka_client import ExportClient
 from tests.integration.conftest import (
+    LOGS,
+    PIDS,
     SMALL_ORDERS,
     SMALL_ORDERS_WHERE,
     TENANT_A,
@@ -26,10 +28,6 @@ from tests.integration.conftest import (
     psql_csv,
 )
 from tests.processes import alive, cmdline, read_pid
-
-ROOT = Path(__file__).resolve().parents[2]
-PIDS = ROOT / ".stack/pids"
-LOGS = ROOT / ".stack/logs"
 
 # The delay is 1 s unless worker-1 also exited less than 20 s after its start (then it doubles).
 RESTARTING = re.compile(r"worker-1 was killed by SIGKILL; restarting in \d+ s")
