@@ -31,7 +31,7 @@ RUN pip install --no-cache-dir --require-hashes -r /tmp/runtime.lock && rm /tmp/
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl && rm -r /tmp/dist
 # The compose file's SFTP server and delivery setup: scripts of the demo stack, not the package.
-COPY stack/sftp_server.py stack/delivery_setup.py /opt/export-stack/
+COPY stack/sftp_server.py stack/delivery_setup.py stack/webhook_receiver.py /opt/export-stack/
 RUN useradd --create-home --uid 10001 exporter \
     && mkdir -p /exports /worker /delivery /sftp \
     && chown exporter /exports /worker /delivery /sftp

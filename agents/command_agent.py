@@ -24,6 +24,7 @@ from agents.runner import Effect, Received, Send, Undecodable
 from config.settings import Settings
 from domain import inbox
 from domain import schedule_inbox as si
+from domain.field_errors import FieldError
 from domain.schedule_inbox import NOTHING_NEW
 from domain.schedule_validation import check_schedule
 from domain.validation import RequestInvalid, ResolvedQuery, resolve
@@ -31,6 +32,7 @@ from export_contract import codec
 from export_contract import models as ev
 from export_contract.ids import job_id_for, schedule_id_for
 from export_contract.models import CancelExport, RequestExport
+from export_contract.request import ExportRequest
 from observability.logs import log_context
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class CommandCollaborators:
     quota: QuotaKeeper
     # (tenant, job) -> where the job's files will be kept (the store chosen for the tenant).
     output_location: Callable[[str, str], str]
+    # (tenant, request) -> why the tenant may not send the request's webhook where it points
+    # (delivery.webhook_gate.webhook_problems, bound to the secrets file).
+    webhook_problems: Callable[[str, ExportRequest], Awaitable[list[FieldError]]]
 
 
 async def handle_command_topics(received: Received, c: CommandCollaborators) -> list[Effect]:
@@ -125,7 +130,7 @@ async def _schedule_message(command: ev.ScheduleCommand, c: CommandCollaborators
     """The checked command, for the schedule agent to record (created, changed or refused)."""
     message: si.ScheduleMessage
     if isinstance(command, ev.CreateSchedule):
-        rejection = _schedule_refusal(command)
+        rejection = await _schedule_refusal(command, c)
         if rejection is None:
             rejection = await c.quota.schedule_refusal(command.tenant_id, command.user_id)
         message = si.OpenSchedule(
@@ -146,7 +151,7 @@ async def _schedule_message(command: ev.ScheduleCommand, c: CommandCollaborators
             roles=command.roles,
             change=SCHEDULE_CHANGES[type(command)],
             spec=command.schedule if isinstance(command, ev.UpdateSchedule) else None,
-            rejection=_schedule_refusal(command),
+            rejection=await _schedule_refusal(command, c),
         )
     with log_context(schedule_id=message.schedule_id, tenant_id=command.tenant_id):
         log.info("schedule %s: %s", message.schedule_id, type(command).__name__)
@@ -163,12 +168,17 @@ SCHEDULE_CHANGES = {
 }
 
 
-def _schedule_refusal(command: ev.ScheduleCommand) -> inbox.Rejection | None:
+async def _schedule_refusal(
+    command: ev.ScheduleCommand, c: CommandCollaborators
+) -> inbox.Rejection | None:
     if CREATE_ROLE not in command.roles:
         return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
     if not isinstance(command, ev.CreateSchedule | ev.UpdateSchedule):
         return None
     errors = check_schedule(command.schedule)
+    if not errors:
+        webhook = await c.webhook_problems(command.tenant_id, command.schedule.export_request)
+        errors = [FieldError(f"exportRequest.{e.field}", e.reason) for e in webhook]
     if not errors:
         return None
     reason = "; ".join(str(e) for e in errors)
@@ -211,6 +221,9 @@ async def _decide(
         return inbox.Rejection(code="FORBIDDEN", reason=f"the role {CREATE_ROLE} is required")
     try:
         query = resolve(command.request)
+        webhook = await c.webhook_problems(command.tenant_id, command.request)
+        if webhook:
+            raise RequestInvalid(webhook)
         if command.schedule is not None and command.schedule.incremental:
             query = replace(query, key_above=command.schedule.key_after)
     except RequestInvalid as exc:

@@ -149,5 +149,6 @@ def _delivery(state: JobState, attempt: int, not_before: datetime, settings: Set
         download_url=state.download_url,
         expires_at=state.expires_at,
         error_message=state.error_message,
+        notice=completion_notice(state, state.completed_at or not_before),
     )
     return Send(settings.deliveries_topic, state.job_id, task.model_dump_json().encode())

@@ -33,6 +33,7 @@ from agents.task_consumers import TaskConsumerService, delivery_tasks, extractio
 from config import bootstrap
 from config.settings import Settings
 from config.topology import consumer_groups, partition_counts
+from delivery.webhook_gate import webhook_problems
 from extraction.planner import Planner
 from observability.health import Check
 from observability.health_server import HealthServer
@@ -114,6 +115,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
         plan=Planner(settings.reader_database_url).plan,
         quota=QuotaKeeper(parts.quotas, c.limits, c.quota_read_model),
         output_location=c.store.output_location,
+        webhook_problems=functools.partial(webhook_problems, settings.delivery_secrets_file),
     )
     runner.register(
         "command-agent",

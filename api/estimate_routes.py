@@ -39,7 +39,7 @@ async def estimate_export(
     """`rows` (counted when cheap: `rowsExact`), `bytes`, `files`, `chunks`, `seconds` at the
     service's own measured rate, and `fitsQuota` with each limit it would break."""
     require(principal, CREATE_ROLE)
-    body, query = await read_export_request(request)
+    body, query = await read_export_request(request, principal)
     settings = request.app.state.settings
     jobs: JobsRepository = request.app.state.jobs
     try:

@@ -24,7 +24,13 @@ from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
 from api.job_json import job_json
 from api.jobs_repository import JobsRepository
 from api.progress_stream import FIRST_EVENT_SECONDS, open_stream, progress_events
-from api.route_support import api_error, invalid_request, json_object, publisher_of
+from api.route_support import (
+    api_error,
+    invalid_request,
+    json_object,
+    publisher_of,
+    refuse_unallowed_webhook,
+)
 from api.zip_stream import zip_stream
 from domain import quota
 from domain.decisions import ADMIN_ROLE
@@ -78,7 +84,7 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
     Send an `Idempotency-Key` header to make retries safe: the same key gives the same job.
     """
     require(principal, CREATE_ROLE)
-    body, _ = await read_export_request(request)
+    body, _ = await read_export_request(request, principal)
     key = request.headers.get("idempotency-key")
     command_id = (
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}:{key}"))
@@ -103,13 +109,18 @@ async def create_export(request: Request, principal: Caller) -> JSONResponse:
     )
 
 
-async def read_export_request(request: Request) -> tuple[ExportRequest, ResolvedQuery]:
-    """The body as an export request, checked against the catalogue: 400 naming each field."""
+async def read_export_request(
+    request: Request, principal: Principal
+) -> tuple[ExportRequest, ResolvedQuery]:
+    """The body as an export request, checked against the catalogue and the caller's
+    tenant configuration: 400 naming each field."""
     payload = await json_object(request)
     try:
-        return validate_request(payload)
+        body, query = validate_request(payload)
+        await refuse_unallowed_webhook(request, principal, body)
     except RequestInvalid as exc:
         raise invalid_request(exc) from None
+    return body, query
 
 
 @router.get("", summary="List exports")

@@ -12,7 +12,13 @@ from fastapi.responses import JSONResponse
 
 from api import responses
 from api.auth import CREATE_ROLE, READ_ROLE, Principal, authenticate, require
-from api.route_support import api_error, invalid_request, json_object, publisher_of
+from api.route_support import (
+    api_error,
+    invalid_request,
+    json_object,
+    publisher_of,
+    refuse_unallowed_webhook,
+)
 from api.schedule_json import run_json, schedule_json
 from api.schedules_repository import SchedulesRepository
 from domain.decisions import ADMIN_ROLE
@@ -52,7 +58,7 @@ async def create_schedule(request: Request, principal: Caller) -> JSONResponse:
     and return its id at once. An `Idempotency-Key` header makes retries safe."""
     require(principal, CREATE_ROLE)
     payload = await json_object(request)
-    spec = _checked(payload)
+    spec = await _checked(request, principal, payload)
     await _check_schedule_limit(request, principal)
     key = request.headers.get("idempotency-key")
     command_id = (
@@ -93,7 +99,7 @@ async def update_schedule(
     require(principal, CREATE_ROLE)
     row = await _live_schedule(request, principal, schedule_id)
     changed = {**row["spec"], **await json_object(request)}
-    spec = _checked(changed)
+    spec = await _checked(request, principal, changed)
     command = ev.UpdateSchedule(
         **_command_fields(principal), schedule_id=str(schedule_id), schedule=spec
     )
@@ -159,11 +165,13 @@ async def _check_schedule_limit(request: Request, principal: Principal) -> None:
         raise api_error(429, "QUOTA_EXCEEDED", message, limit="maxSchedules")
 
 
-def _checked(payload: dict[str, Any]) -> ScheduleSpec:
+async def _checked(request: Request, principal: Principal, payload: dict[str, Any]) -> ScheduleSpec:
     try:
-        return validate_schedule(payload)
+        spec = validate_schedule(payload)
+        await refuse_unallowed_webhook(request, principal, spec.export_request, "exportRequest.")
     except RequestInvalid as exc:
         raise invalid_request(exc) from None
+    return spec
 
 
 async def _schedule_or_404(

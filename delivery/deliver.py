@@ -13,6 +13,8 @@ from config.settings import Settings
 from delivery import secrets
 from delivery.failures import DeliveryError, permanent, transient
 from delivery.mail_message import MailFacts, build_message
+from delivery.to_webhook import WebhookPost, notice_body, post_notice
+from delivery.webhook_gate import resolve_host
 from domain.inbox import DeliverExport
 from export_contract.models import ExportFile
 from export_contract.request import DeliveryMethod
@@ -53,6 +55,12 @@ async def deliver(task: DeliverExport, settings: Settings, store: ExportStore) -
                 build_message, _mail_facts(task), config.email, sender, _reader(store)
             )
             return await send_mail(settings.smtp, message)
+        if method is DeliveryMethod.WEBHOOK and config.webhook:
+            return await post_notice(
+                _webhook_post(task, settings),
+                secrets.webhook_policy(settings.delivery_secrets_file, task.tenant_id),
+                resolve_host,
+            )
     except DeliveryError:
         raise
     except Exception as exc:  # an unforeseen failure is reported, and retried
@@ -64,6 +72,25 @@ def _files_and_manifest(task: DeliverExport) -> list[tuple[str, str]]:
     return [(f.name, f.path) for f in task.files] + [
         (MANIFEST, join(task.output_location, MANIFEST))
     ]
+
+
+def _webhook_post(task: DeliverExport, settings: Settings) -> WebhookPost:
+    webhook = task.request.delivery.webhook if task.request.delivery else None
+    if webhook is None or task.notice is None:
+        raise permanent("the delivery task carries no webhook or notice")
+    links = {
+        "self": f"{settings.api_url.rstrip('/')}/v1/exports/{task.job_id}",
+        "download": task.download_url,
+    }
+    notice = task.notice.model_dump(mode="json", by_alias=True)
+    return WebhookPost(
+        url=webhook.url,
+        body=notice_body(notice, links),
+        notice_id=task.job_id,
+        signing_key=secrets.webhook_signing_key(
+            settings.delivery_secrets_file, task.tenant_id, webhook.secret
+        ),
+    )
 
 
 def _mail_facts(task: DeliverExport) -> MailFacts:

@@ -2,7 +2,7 @@
 
 DOWNLOAD needs no delivery (the link is the delivery). S3 and SFTP deliver the files of a
 completed export. EMAIL mails every outcome: the files or link when it completed, a short
-failure or cancellation note otherwise.
+failure or cancellation note otherwise; WEBHOOK posts every outcome's completion notice.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ MAX_BACKOFF = timedelta(minutes=15)
 
 def delivery_due(request: ExportRequest, outcome: ExportStatus) -> bool:
     method = request.delivery_method()
-    if method is DeliveryMethod.EMAIL:
+    if method in (DeliveryMethod.EMAIL, DeliveryMethod.WEBHOOK):
         return outcome in (ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELLED)
     if method in (DeliveryMethod.S3, DeliveryMethod.SFTP):
         return outcome is ExportStatus.COMPLETED

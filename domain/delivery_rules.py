@@ -11,6 +11,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 from domain.field_errors import FieldError
+from domain.webhook_rules import URL_FIELD, url_shape_problem
 from export_contract.request import DeliveryMethod, ExportRequest
 
 MAX_RECIPIENTS = 50
@@ -48,6 +49,10 @@ def check_delivery(request: ExportRequest) -> list[FieldError]:
             return [FieldError("delivery.sftp", "required when delivery.method is SFTP")]
         sftp = delivery.sftp
         return _check_sftp(sftp.host, sftp.port, sftp.username, sftp.path, sftp.secret)
+    if method is DeliveryMethod.WEBHOOK:
+        if delivery.webhook is None:
+            return [FieldError("delivery.webhook", "required when delivery.method is WEBHOOK")]
+        return _check_webhook(delivery.webhook.url, delivery.webhook.secret)
     if delivery.email is None:
         return [FieldError("delivery.email", "required when delivery.method is EMAIL")]
     email = delivery.email
@@ -88,6 +93,17 @@ def _check_sftp(host: str, port: int, username: str, path: str, secret: str) -> 
         errors.append(FieldError("delivery.sftp.path", problem))
     if not SECRET_NAME.match(secret):
         errors.append(FieldError("delivery.sftp.secret", "not a secret name"))
+    return errors
+
+
+def _check_webhook(url: str, secret: str) -> list[FieldError]:
+    """The URL's shape; whether the tenant allows it is checked where the tenant is known."""
+    errors = []
+    problem = url_shape_problem(url)
+    if problem:
+        errors.append(FieldError(URL_FIELD, problem))
+    if not SECRET_NAME.match(secret):
+        errors.append(FieldError("delivery.webhook.secret", "not a secret name"))
     return errors
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from export_contract.models import ExportFile, ScheduledRun
+from export_contract.models import ExportCompletionNotice, ExportFile, ScheduledRun
 from export_contract.plan import ChunkPlan
 from export_contract.request import ExportRequest, ExportStatus
 
@@ -187,3 +187,5 @@ class DeliverExport(BaseModel):
     download_url: str | None = None
     expires_at: datetime | None = None
     error_message: str | None = None
+    # The public completion notice as it stands when the job ends: what a webhook POSTs.
+    notice: ExportCompletionNotice | None = None

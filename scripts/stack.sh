@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local stack without Docker: Kafka (KRaft, from Maven Central jars), a PostgreSQL
 # cluster of the project's own, the delivery servers (moto's S3 server, an asyncssh SFTP
-# server, an aiosmtpd SMTP server), plus the service's worker and API processes. Each worker
-# runs under stack/supervise.py, which restarts it whenever it exits.
+# server, an aiosmtpd SMTP server, a webhook receiver), plus the service's worker and API
+# processes. Each worker runs under stack/supervise.py, which restarts it whenever it exits.
 #
 #   scripts/stack.sh up        start Kafka, PostgreSQL and the delivery servers (idempotent)
 #   scripts/stack.sh start-smtp / stop-smtp, start-sftp / stop-sftp   one delivery server
@@ -36,10 +36,16 @@ SFTP_PORT=${SFTP_PORT:-12222}
 # a server on it (a server that comes up late).
 SFTP_SPARE_PORT=${SFTP_SPARE_PORT:-12223}
 SMTP_PORT=${SMTP_PORT:-10025}
+# The stack's webhook receiver, and the port the integration tests' own receivers listen on.
+WEBHOOK_PORT=${WEBHOOK_PORT:-18090}
+WEBHOOK_TEST_PORT=${WEBHOOK_TEST_PORT:-18091}
+WEBHOOK_KEY=dev-only-webhook-signing-key
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 # The demo tenants; the third keeps its exports in the S3 store, the others in local folders.
 TENANTS="11111111-1111-4111-8111-111111111111 22222222-2222-4222-8222-222222222222 33333333-3333-4333-8333-333333333333 44444444-4444-4444-8444-444444444444"
 S3_STORE_TENANT=33333333-3333-4333-8333-333333333333
+# Its webhooks may not reach loopback or private addresses, as in production.
+PUBLIC_WEBHOOKS_TENANT=44444444-4444-4444-8444-444444444444
 
 mkdir -p "$LOGS" "$PIDS"
 
@@ -78,6 +84,9 @@ export EXPORT_LOG_FORMAT=\${EXPORT_LOG_FORMAT:-json}
 # The web page's development sign-in: this stack is local, so it is on here (off by default).
 export EXPORT_DEV_LOGIN=\${EXPORT_DEV_LOGIN:-true}
 export STACK_SFTP_PORT=$SFTP_PORT
+export STACK_WEBHOOK_URL=http://127.0.0.1:$WEBHOOK_PORT/exports
+export STACK_WEBHOOK_TEST_PORT=$WEBHOOK_TEST_PORT
+export STACK_WEBHOOK_FOLDER=$STACK/webhooks
 export STACK_SFTP_SPARE_PORT=$SFTP_SPARE_PORT
 export STACK_SFTP_ROOT=$STACK/sftp/root
 export STACK_SFTP_KEYS=$STACK/sftp/keys
@@ -245,6 +254,14 @@ start_sftp() {
   wait_for_port "$SFTP_PORT" sftp
 }
 
+start_webhooks() {
+  if running webhooks "webhook_receiver.py"; then log "webhook receiver already running"; return; fi
+  "$PY" "$ROOT/stack/webhook_receiver.py" --port "$WEBHOOK_PORT" --folder "$STACK/webhooks" \
+    --signing-key "$WEBHOOK_KEY" >>"$LOGS/webhooks.log" 2>&1 &
+  echo $! >"$PIDS/webhooks.pid"
+  wait_for_port "$WEBHOOK_PORT" webhooks
+}
+
 start_smtp() {
   local dir="$STACK/smtp"
   if running smtp "smtp_server.py"; then log "smtp already running"; return; fi
@@ -279,7 +296,9 @@ write_delivery_setup() {
     --known-hosts "$EXPORT_SFTP_KNOWN_HOSTS" \
     --host-names "[127.0.0.1]:$SFTP_PORT,[127.0.0.1]:$SFTP_SPARE_PORT" \
     --secrets "$EXPORT_DELIVERY_SECRETS" --s3-endpoint "$EXPORT_S3_ENDPOINT_URL" \
-    --s3-key customer --s3-secret customer-secret --tenants "${TENANTS// /,}"
+    --s3-key customer --s3-secret customer-secret --tenants "${TENANTS// /,}" \
+    --webhook-key "$WEBHOOK_KEY" --webhooks-public-only "$PUBLIC_WEBHOOKS_TENANT" \
+    --webhook-prefixes "http://127.0.0.1:$WEBHOOK_PORT/,http://127.0.0.1:$WEBHOOK_TEST_PORT/,http://localhost:$WEBHOOK_TEST_PORT/"
 }
 
 start_delivery_servers() {
@@ -287,6 +306,7 @@ start_delivery_servers() {
   start_s3
   start_sftp
   start_smtp
+  start_webhooks
 }
 
 # The test suite runs hundreds of exports a day as a few users: the demo tenants get generous
@@ -421,7 +441,7 @@ case "${1:-}" in
   services) start_services ;;
   restart-services) stop_services; start_services ;;
   stop-workers) stop_workers ;;
-  down) stop_services; stop_pid smtp "smtp_server.py"; stop_pid sftp "sftp_server.py serve"; stop_pid s3 moto_server
+  down) stop_services; stop_pid webhooks "webhook_receiver.py"; stop_pid smtp "smtp_server.py"; stop_pid sftp "sftp_server.py serve"; stop_pid s3 moto_server
     stop_pid kafka "$STACK/kafka/server.properties"; stop_pid postgres "$STACK/pg/data" INT ;;
   status) status ;;
   env) print_env ;;

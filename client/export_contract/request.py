@@ -44,6 +44,7 @@ class DeliveryMethod(str, Enum):
     S3 = "S3"
     SFTP = "SFTP"
     EMAIL = "EMAIL"
+    WEBHOOK = "WEBHOOK"
 
 
 class ExportStatus(str, Enum):
@@ -165,11 +166,20 @@ class EmailDelivery(Model):
     max_attachment_size: int = 10 * 1024 * 1024
 
 
+class WebhookDelivery(Model):
+    """A signed JSON completion notice POSTed to `url` when the export ends."""
+
+    url: str
+    # Names the tenant's signing key in configuration.
+    secret: str = "default"
+
+
 class DeliveryConfig(Model):
     method: DeliveryMethod = DeliveryMethod.DOWNLOAD
     s3: S3Delivery | None = None
     sftp: SftpDelivery | None = None
     email: EmailDelivery | None = None
+    webhook: WebhookDelivery | None = None
 
 
 class ExportRequest(Model):
