@@ -158,8 +158,8 @@ DeliveryOpt = Annotated[
     str | None,
     typer.Option(
         metavar="WHERE",
-        help="download (default), email:ADDR[,ADDR], s3://BUCKET/KEY or"
-        " sftp://USER@HOST[:PORT]/PATH.",
+        help="download (default), email:ADDR[,ADDR], s3://BUCKET/KEY,"
+        " sftp://USER@HOST[:PORT]/PATH or webhook:URL.",
     ),
 ]
 

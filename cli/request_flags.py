@@ -290,7 +290,8 @@ def _option_value(raw: str) -> str | bool | int:
 
 
 def parse_delivery(value: str) -> dict[str, Any]:
-    """download | email:a@b.c[,d@e.f] | s3://bucket/key | sftp://user@host[:port]/path"""
+    """download | email:a@b.c[,d@e.f] | s3://bucket/key | sftp://user@host[:port]/path |
+    webhook:https://host/path"""
     method, _, target = value.partition(":")
     method = method.strip().lower()
     target = target.strip()
@@ -310,11 +311,18 @@ def parse_delivery(value: str) -> dict[str, Any]:
             if port:
                 sftp["port"] = int(port)
             return {"method": "SFTP", "sftp": sftp}
+    if method == "webhook" and target:
+        return webhook_delivery(target)
     raise FlagError(
         "--delivery",
         f"{value!r}: one of download, email:ADDRESS[,ADDRESS], s3://BUCKET/KEY,"
-        " sftp://USER@HOST[:PORT]/PATH",
+        " sftp://USER@HOST[:PORT]/PATH, webhook:URL",
     )
+
+
+def webhook_delivery(url: str) -> dict[str, Any]:
+    """A signed completion notice POSTed to `url` (checked by the service)."""
+    return {"method": "WEBHOOK", "webhook": {"url": url}}
 
 
 def flag_for_field(field_path: str) -> str | None:

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from cli import render
 from cli.errors import reported, write_json
+from cli.request_flags import webhook_delivery
 from export_client.api_client import ExportApi
 
 schedule_app = typer.Typer(
@@ -58,15 +59,25 @@ def create(
     ] = "ONE",
     start_at: Annotated[str | None, typer.Option(metavar="TIME", help="ISO 8601.")] = None,
     end_at: Annotated[str | None, typer.Option(metavar="TIME", help="ISO 8601.")] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="POST each run's signed completion notice here (the request's delivery).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a schedule (checked at once: a bad one is refused with its fields)."""
     as_json = wants_json(ctx, as_json)
+    export_request = _request_from(request_file)
+    if webhook:
+        export_request["delivery"] = webhook_delivery(webhook)
     body: dict[str, Any] = {
         "name": name,
         "cron": cron,
         "timezone": timezone,
-        "exportRequest": _request_from(request_file),
+        "exportRequest": export_request,
         "incremental": incremental,
         "ifEmpty": if_empty.upper(),
         "catchUp": catch_up.upper(),

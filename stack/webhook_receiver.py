@@ -2,7 +2,8 @@
 notice's signature and keeps it as a JSON file (what arrived, and whether it was signed
 right). The integration tests run their own instance, told to fail its first answers.
 
-    python stack/webhook_receiver.py [--host H] --port P --folder DIR [--signing-key KEY]
+    python stack/webhook_receiver.py [--host H] --port P --folder DIR [--signing-key KEY] \
+        [--fail-first N]
 
 The key defaults to $WEBHOOK_SIGNING_KEY, so that a container need not show it in its command.
 """
@@ -90,10 +91,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--signing-key", default=os.environ.get("WEBHOOK_SIGNING_KEY"))
+    parser.add_argument("--fail-first", type=int, default=0, help="answer 503 to the first N")
     args = parser.parse_args()
     if not args.signing_key:
         parser.error("--signing-key or WEBHOOK_SIGNING_KEY is required")
-    receiver = WebhookReceiver(args.port, args.folder, args.signing_key.encode(), host=args.host)
+    receiver = WebhookReceiver(
+        args.port, args.folder, args.signing_key.encode(), args.fail_first, args.host
+    )
     receiver.serve_forever()
 
 

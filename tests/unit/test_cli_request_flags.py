@@ -162,6 +162,10 @@ def test_format_options_go_under_the_formats_key_with_types() -> None:
             "sftp://me@host/x",
             {"method": "SFTP", "sftp": {"host": "host", "username": "me", "path": "x"}},
         ),
+        (
+            "webhook:https://hooks.example.com/in?team=a",
+            {"method": "WEBHOOK", "webhook": {"url": "https://hooks.example.com/in?team=a"}},
+        ),
     ],
 )
 def test_delivery(value: str, expected: dict[str, Any]) -> None:
