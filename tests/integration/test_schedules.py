@@ -1,6 +1,7 @@
 """Schedules on the real stack, the clock moved by tick requests: a schedule every minute
-starts exactly one job per slot, with the worker killed twice on the way; an ifEmpty SKIP
-schedule that finds nothing records a skipped run; a bad schedule is refused with its field.
+starts exactly one job per slot, with the worker killed twice on the way; incremental runs
+hold every row once, a failed run's rows going to the next; an ifEmpty SKIP schedule that
+finds nothing records a skipped run; a bad schedule is refused with its field.
 
 The schedules start in 2031, so the leader's own ticks (as of now) never reach them; the
 test's ticks, as of each slot, decide them."""
@@ -13,6 +14,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -310,6 +312,58 @@ def test_incremental_runs_hold_every_row_exactly_once(
         ["symbol"],
     )
     assert union == expected and expected.count(b"\n") == sum(batches)
+
+
+@contextmanager
+def reader_cannot_log_in(admin_db: AdminDatabase) -> Iterator[None]:
+    """The export role refused new connections: a connection the planner keeps still works,
+    so a run is planned (its mark fixed) and then every attempt at a chunk fails."""
+    admin_db.execute("ALTER ROLE export_reader NOLOGIN")
+    try:
+        yield
+    finally:
+        admin_db.execute("ALTER ROLE export_reader LOGIN")
+
+
+def test_a_failed_incremental_run_leaves_its_rows_to_the_next(
+    client: ExportClient, settings: Settings, admin_db: AdminDatabase, tenant: str
+) -> None:
+    spec = every_minute("incremental, one run failed", exportRequest=ORDERS, incremental=True)
+    schedule_id = client.create_schedule(tenant, INCREMENTAL_USER, spec)
+    assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
+    add_orders(admin_db, tenant, FIRST_ID, 40)
+    tick(settings, START + timedelta(seconds=5))
+    assert wait_for_runs(admin_db, schedule_id, 1, settled=True)[0][3] == "COMPLETED"
+
+    add_orders(admin_db, tenant, FIRST_ID + 40, 25)
+    with reader_cannot_log_in(admin_db):
+        tick(settings, START + timedelta(minutes=1, seconds=5))
+        failed = wait_for_runs(admin_db, schedule_id, 2, settled=True, timeout=180)[-1]
+    assert failed[3] == "FAILED", failed
+    assert "database" in failed[5], failed
+
+    add_orders(admin_db, tenant, FIRST_ID + 65, 10)
+    tick(settings, START + timedelta(minutes=2, seconds=5))
+    third = wait_for_runs(admin_db, schedule_id, 3, settled=True)[-1]
+    assert third[3] == "COMPLETED" and third[4] == 35, third
+
+    completed = admin_db.execute(
+        "SELECT job_id::text, key_after, key_through FROM export_service.schedule_runs"
+        " WHERE schedule_id = %s AND status = 'COMPLETED' ORDER BY slot",
+        [schedule_id],
+    ).fetchall()
+    # The failed run did not move the mark: the third covers its rows and the new ones.
+    assert [r[1:] for r in completed] == [(None, FIRST_ID + 39), (FIRST_ID + 39, FIRST_ID + 74)]
+    union = b"".join(
+        body_without_headers(sorted(Path(settings.store_dir, tenant, r[0]).glob("part-*.csv")))
+        for r in completed
+    )
+    expected = psql_csv(
+        settings,
+        f"SELECT id, symbol FROM analytics.fact_orders WHERE tenant_id = '{tenant}' ORDER BY id",
+        ["symbol"],
+    )
+    assert union == expected and expected.count(b"\n") == 75
 
 
 def wait_for_view(api: Any, schedule_id: str, check: Any, timeout: float = 30) -> dict[str, Any]:
