@@ -145,15 +145,20 @@ function start(me) {
   const list = new ExportList({ toast, onChanged: () => refreshQuota(), openDetail: (id) => detail.open(id) });
   const detail = new Detail(list, { toast });
   list.refresh();
-  new ScheduleList({ toast }).refresh();
+  const schedules = new ScheduleList({ toast });
+  schedules.refresh();
   refreshQuota();
-  loadForm(list, me);
+  loadForm(list, schedules, me);
 }
 
-async function loadForm(list, me) {
+async function loadForm(list, schedules, me) {
   try {
     const catalogue = await apiJson("/v1/catalogue");
-    new ExportForm(catalogue, { toast, onSubmitted: (accepted, request) => list.added(accepted, request) });
+    new ExportForm(catalogue, {
+      toast,
+      onSubmitted: (accepted, request) => list.added(accepted, request),
+      onScheduled: () => schedules.refreshSoon(),
+    });
     if (!(me.roles || []).includes("exports:create")) {
       const box = $("#form-note");
       box.textContent = "Your role lets you see exports, not estimate or start new ones (that needs exports:create).";

@@ -1,9 +1,11 @@
 // The new-export form: built from the catalogue, estimated as it changes (debounced),
-// submitted to POST /v1/exports, with the API's field errors shown next to their fields.
+// submitted to POST /v1/exports (or, with "Run this export on a schedule", to
+// POST /v1/schedules), with the API's field errors shown next to their fields.
 
 import { ApiError, apiJson, uuid4 } from "./api.js";
 import { h, put } from "./format.js";
 import { clearFieldError, renderEstimate, renderEstimateProblem, sentence, showFieldError } from "./form-feedback.js";
+import { readScheduleFields, scheduleFields } from "./schedule-fields.js";
 
 const NUMERIC_TYPES = new Set(["bigint", "numeric"]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -12,6 +14,7 @@ const DELIVERY_LABELS = {
   EMAIL: "Email",
   S3: "Amazon S3 bucket",
   SFTP: "SFTP server",
+  WEBHOOK: "Webhook (signed notice to a URL)",
 };
 // Field paths the API names that have no input of their own, and the input that stands for them.
 const FIELD_ALIASES = {
@@ -19,7 +22,9 @@ const FIELD_ALIASES = {
   "delivery.email": "delivery.email.recipients",
   "delivery.s3": "delivery.s3.bucket",
   "delivery.sftp": "delivery.sftp.host",
+  "delivery.webhook": "delivery.webhook.url",
   formatOptions: "format",
+  exportRequest: "name",
 };
 const ESTIMATE_DELAY_MS = 700;
 
@@ -32,9 +37,10 @@ export function humanize(name) {
 
 
 export class ExportForm {
-  constructor(catalogue, { onSubmitted, toast }) {
+  constructor(catalogue, { onSubmitted, onScheduled, toast }) {
     this.catalogue = catalogue;
     this.onSubmitted = onSubmitted;
+    this.onScheduled = onScheduled;
     this.toast = toast;
     this.form = $("#export-form");
     this.operatorKinds = Object.fromEntries((catalogue.operators || []).map((o) => [o.name, o.value]));
@@ -66,6 +72,8 @@ export class ExportForm {
     source.addEventListener("change", () => this.renderSource());
     $("#format").addEventListener("change", () => this.renderFormat());
     $("#delivery-method").addEventListener("change", () => this.renderDelivery());
+    $("#repeat-fields").append(scheduleFields("new-schedule"));
+    $("#repeat").addEventListener("change", () => this.renderRepeat());
     $("#add-filter").addEventListener("click", () => {
       this.addFilter();
       this.scheduleEstimate();
@@ -93,6 +101,16 @@ export class ExportForm {
     this.renderSource();
     this.renderFormat();
     this.renderDelivery();
+    this.renderRepeat();
+  }
+
+  get repeating() {
+    return $("#repeat").checked;
+  }
+
+  renderRepeat() {
+    $("#repeat-fields").hidden = !this.repeating;
+    $("#submit-button").textContent = this.repeating ? "Create schedule" : "Start export";
   }
 
   renderSource() {
@@ -322,6 +340,7 @@ export class ExportForm {
     if (method === "SFTP") {
       return { method, sftp: { host: text("#sftp-host"), username: text("#sftp-username"), path: text("#sftp-path") } };
     }
+    if (method === "WEBHOOK") return { method, webhook: { url: text("#webhook-url") } };
     return { method: "DOWNLOAD" };
   }
 
@@ -373,30 +392,51 @@ export class ExportForm {
     if (this.submitting) return;
     this.submitting = true;
     const button = $("#submit-button");
+    const repeating = this.repeating;
     button.disabled = true;
-    button.textContent = "Starting…";
+    button.textContent = repeating ? "Creating…" : "Starting…";
     this.clearErrors();
     const body = this.request();
     try {
-      const accepted = await apiJson("/v1/exports", {
-        method: "POST",
-        body,
-        headers: { "Idempotency-Key": uuid4() },
-      });
-      this.toast(`Export “${body.name}” started.`, "success");
-      this.onSubmitted(accepted, body);
+      if (repeating) await this.createSchedule(body);
+      else {
+        const accepted = await apiJson("/v1/exports", {
+          method: "POST",
+          body,
+          headers: { "Idempotency-Key": uuid4() },
+        });
+        this.toast(`Export “${body.name}” started.`, "success");
+        this.onSubmitted(accepted, body);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 400) {
         this.showErrors(error, { scroll: true });
         clearTimeout(this.estimateTimer);
         this.estimateController?.abort();
-        renderEstimateProblem($("#estimate"), "Not started: fix the highlighted fields.");
+        renderEstimateProblem($("#estimate"), `Not ${repeating ? "created" : "started"}: fix the highlighted fields.`);
       } else this.showGeneralErrors([error.message]);
     } finally {
       this.submitting = false;
       button.disabled = false;
-      button.textContent = "Start export";
+      this.renderRepeat();
     }
+  }
+
+  // The schedule is named and described like the export it runs.
+  async createSchedule(exportRequest) {
+    const schedule = {
+      name: exportRequest.name,
+      ...(exportRequest.description ? { description: exportRequest.description } : {}),
+      ...readScheduleFields($("#repeat-fields .schedule-fields")),
+      exportRequest,
+    };
+    const created = await apiJson("/v1/schedules", {
+      method: "POST",
+      body: schedule,
+      headers: { "Idempotency-Key": uuid4() },
+    });
+    this.toast(`Schedule “${schedule.name}” created.`, "success");
+    this.onScheduled?.(created);
   }
 
   clearErrors({ keepName = false } = {}) {
@@ -454,7 +494,7 @@ export class ExportForm {
   // The input (its wrapper) that stands for an API field path: the path itself, else its
   // nearest parent with an input (delivery.email.recipients[2] → the recipients field).
   wrapperFor(path) {
-    let current = path;
+    let current = path.replace(/^exportRequest\./, "");
     while (current) {
       const target = FIELD_ALIASES[current] || current;
       const wrapper = this.form.querySelector(`[data-field="${CSS.escape(target)}"]`);

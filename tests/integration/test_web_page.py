@@ -6,6 +6,7 @@ test-artefacts/web/ for a person to look at."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -312,3 +313,81 @@ def test_schedules_show_their_next_runs_in_the_browsers_zone(
         expect(row.locator(".next-run")).to_have_text("paused")
         shoot(page, "schedules-paused.png")
         assert not [p for p in problems if p.startswith("page error")], problems
+
+
+def test_a_schedule_made_with_the_form_and_changed_in_its_row(
+    page: Page, settings: Settings, token: str
+) -> None:
+    name = f"web monthly orders {RUN}"
+    fill_orders_form(page, name)
+    page.select_option("#format", "CSV")
+    page.select_option("#delivery-method", "WEBHOOK")
+    webhook_url = os.environ["STACK_WEBHOOK_URL"]  # the stack's receiver, allowed by its tenants
+    page.fill("#webhook-url", webhook_url)
+    page.check("#repeat")
+    expect(page.locator("#submit-button")).to_have_text("Create schedule")
+    # A cron that fires every second is refused, next to the cron field.
+    page.select_option("#new-schedule-preset", "custom")
+    page.fill("#new-schedule-cron", "* * * * * *")
+    page.click("#submit-button")
+    cron = page.locator('#repeat-fields [data-field="cron"]')
+    expect(cron.locator(".field-error")).to_be_visible()
+    cron.scroll_into_view_if_needed()
+    shoot(page, "schedule-form-error.png")
+
+    page.select_option("#new-schedule-preset", "0 6 1 * *")
+    expect(page.locator("#new-schedule-cron")).to_have_value("0 6 1 * *")
+    page.select_option("#new-schedule-timezone", "Europe/Zurich")
+    page.check("#new-schedule-incremental")
+    page.select_option("#new-schedule-if-empty", "SKIP")
+    page.locator("#repeat-fields").scroll_into_view_if_needed()
+    shoot(page, "schedule-form.png")
+    page.click("#submit-button")
+    expect(page.locator(".toast").last).to_contain_text(f"Schedule “{name}” created")
+
+    api = httpx.Client(
+        base_url=settings.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    row = page.locator("#schedules-body tr", has_text=name).first
+    expect(row).to_contain_text("fact_orders · CSV · webhook · new rows only", timeout=15_000)
+    schedule_id = row.get_attribute("data-schedule-id")
+    made = api.get(f"/v1/schedules/{schedule_id}").json()
+    assert (made["cron"], made["timezone"], made["incremental"], made["ifEmpty"]) == (
+        "0 6 1 * *",
+        "Europe/Zurich",
+        True,
+        "SKIP",
+    )
+    delivery = made["exportRequest"]["delivery"]
+    assert delivery["method"] == "WEBHOOK"
+    assert delivery["webhook"] == {"url": webhook_url, "secret": "default"}
+    assert [c["name"] for c in made["exportRequest"]["queryDefinition"]["columns"]] == (
+        ORDERS_COLUMNS
+    )
+
+    try:
+        row.get_by_role("button", name="Edit").click()
+        editor = page.locator("tr.edit-row form")
+        prefix = f"#edit-{schedule_id[:8]}" if schedule_id else ""
+        page.fill(f"{prefix}-name", f"{name} (weekdays)")
+        page.select_option(f"{prefix}-preset", "0 7 * * 1-5")
+        page.select_option(f"{prefix}-timezone", "America/New_York")
+        page.select_option(f"{prefix}-catch-up", "NONE")
+        editor.scroll_into_view_if_needed()
+        shoot(page, "schedule-edit.png")
+        editor.get_by_role("button", name="Save changes").click()
+        changed = page.locator("#schedules-body tr", has_text=f"{name} (weekdays)").first
+        expect(changed).to_contain_text("At 07:00 on Monday through Friday", timeout=15_000)
+        expect(page.locator("tr.edit-row")).to_have_count(0)
+        view = api.get(f"/v1/schedules/{schedule_id}").json()
+        assert (view["cron"], view["timezone"], view["catchUp"]) == (
+            "0 7 * * 1-5",
+            "America/New_York",
+            "NONE",
+        )
+        # What it exports and where it delivers stayed as they were.
+        assert view["exportRequest"] == made["exportRequest"] and view["incremental"]
+        page.locator(".schedules-card").scroll_into_view_if_needed()
+        shoot(page, "schedule-edited.png")
+    finally:
+        api.delete(f"/v1/schedules/{schedule_id}")
