@@ -250,12 +250,15 @@ def test_compose_sets_every_variable_whose_default_would_be_wrong_in_a_container
                 assert variable in env, f"{name}: {variable} defaults to {field.default!r}"
     assert services["worker"]["healthcheck"]["test"][-1].endswith("/readyz', timeout=3)")
     assert services["api"]["ports"] and services["kafka"]["ports"]
-    for name in ("worker", "api", "sftp", "mailpit", "kafka", "postgres"):
+    for name in ("worker", "api", "sftp", "mailpit", "webhooks", "kafka", "postgres"):
         assert services[name]["restart"] == "unless-stopped", name
-    for name in ("worker", "api", "sftp", "mailpit"):
+    for name in ("worker", "api", "sftp", "mailpit", "webhooks"):
         assert "healthcheck" in services[name], name
     assert "--host 0.0.0.0" in command_of(services["sftp"])
+    assert "--host 0.0.0.0" in command_of(services["webhooks"])
     assert services["delivery-setup"]["entrypoint"][:2] == ["/bin/sh", "-c"]  # expands $VAR
+    setup = command_of(services["delivery-setup"])
+    assert "--tenants 1111" in setup and "--webhook-prefixes http://webhooks:8090/" in setup
     assert "analytics.seed" in command_of(services["seed"])
 
 
