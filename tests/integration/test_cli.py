@@ -480,3 +480,19 @@ def test_schedule_commands_create_list_show_pause_and_runs(
     assert "cron" in refused.stderr and "6 fields given" in refused.stderr, refused.stderr
     deleted = run_cli(env, "schedule", "delete", schedule_id, "--json")
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["status"] == "DELETING"
+
+    # --webhook: each run's signed notice goes to the URL (the stack's receiver).
+    hooked = run_cli(env, *create, "--webhook", os.environ["STACK_WEBHOOK_URL"], "--json")
+    assert hooked.returncode == 0, hooked.stderr
+    hooked_id = json.loads(hooked.stdout)["id"]
+    deadline = time.monotonic() + 20
+    while (shown_hook := run_cli(env, "schedule", "show", hooked_id, "--json")).returncode:
+        assert time.monotonic() < deadline, shown_hook.stderr
+        time.sleep(0.3)
+    delivery = json.loads(shown_hook.stdout)["exportRequest"]["delivery"]
+    assert delivery["method"] == "WEBHOOK"
+    assert delivery["webhook"]["url"] == os.environ["STACK_WEBHOOK_URL"]
+    assert run_cli(env, "schedule", "delete", hooked_id).returncode == 0
+    bad_hook = run_cli(env, *create, "--webhook", "ftp://127.0.0.1/in")
+    assert bad_hook.returncode != 0
+    assert "exportRequest.delivery.webhook.url" in bad_hook.stderr, bad_hook.stderr
