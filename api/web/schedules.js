@@ -5,10 +5,9 @@
 import { ApiError, apiJson } from "./api.js";
 import { clearFieldError, sentence, showFieldError } from "./form-feedback.js";
 import { h, num, put, when } from "./format.js";
-import { readScheduleFields, scheduleFields } from "./schedule-fields.js";
+import { BROWSER_ZONE, readScheduleFields, scheduleFields } from "./schedule-fields.js";
 
 const $ = (selector) => document.querySelector(selector);
-const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const RUNS_SHOWN = 10;
 
 export class ScheduleList {
@@ -18,7 +17,7 @@ export class ScheduleList {
     this.open = new Set(); // schedules whose runs are shown
     // Schedules being edited, and their forms: kept across refreshes, so typing survives one.
     this.editors = new Map();
-    $("#schedules-zone").textContent = `times in ${ZONE}`;
+    $("#schedules-zone").textContent = `times in ${BROWSER_ZONE}`;
     $("#schedules-refresh").addEventListener("click", () => this.refresh());
   }
 

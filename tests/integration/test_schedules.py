@@ -268,12 +268,40 @@ def add_orders(db: AdminDatabase, tenant_id: str, first: int, count: int) -> Non
     db.execute(NEW_ORDERS, {"tenant": tenant_id, "first": first, "last": first + count - 1})
 
 
+def incremental_schedule(
+    client: ExportClient, admin_db: AdminDatabase, tenant: str, name: str
+) -> str:
+    """An incremental schedule of ORDERS every minute, once the read model has it active."""
+    spec = every_minute(name, exportRequest=ORDERS, incremental=True)
+    schedule_id = client.create_schedule(tenant, INCREMENTAL_USER, spec)
+    assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
+    return schedule_id
+
+
+def run_ranges(
+    db: AdminDatabase, schedule_id: str, status: str | None = None
+) -> list[tuple[Any, ...]]:
+    """(job id, key_after, key_through) of the schedule's runs (of `status` only, if given)."""
+    return db.execute(
+        "SELECT job_id::text, key_after, key_through FROM export_service.schedule_runs"
+        " WHERE schedule_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY slot",
+        [schedule_id, status, status],
+    ).fetchall()
+
+
+def tenant_orders(settings: Settings, tenant: str) -> bytes:
+    """The tenant's orders as psql writes them: what the runs' files must hold together."""
+    return psql_csv(
+        settings,
+        f"SELECT id, symbol FROM analytics.fact_orders WHERE tenant_id = '{tenant}' ORDER BY id",
+        ["symbol"],
+    )
+
+
 def test_incremental_runs_hold_every_row_exactly_once(
     client: ExportClient, settings: Settings, admin_db: AdminDatabase, tenant: str
 ) -> None:
-    spec = every_minute("incremental", exportRequest=ORDERS, incremental=True)
-    schedule_id = client.create_schedule(tenant, INCREMENTAL_USER, spec)
-    assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
+    schedule_id = incremental_schedule(client, admin_db, tenant, "incremental")
     # Rows added before each run; the third run finds none and, ifEmpty DELIVER, delivers
     # a file with only its header.
     batches = [50, 30, 0, 20]
@@ -285,11 +313,7 @@ def test_incremental_runs_hold_every_row_exactly_once(
         found = wait_for_runs(admin_db, schedule_id, n + 1, settled=True)
         assert found[-1][3] == "COMPLETED" and found[-1][4] == count, found
 
-    ranges = admin_db.execute(
-        "SELECT job_id::text, key_after, key_through FROM export_service.schedule_runs"
-        " WHERE schedule_id = %s ORDER BY slot",
-        [schedule_id],
-    ).fetchall()
+    ranges = run_ranges(admin_db, schedule_id)
     # Each run covers (key_after, key_through]: from the last successful run's mark to its own.
     assert [r[1:] for r in ranges] == [
         (None, FIRST_ID + 49),
@@ -306,11 +330,7 @@ def test_incremental_runs_hold_every_row_exactly_once(
         union += body_without_headers(paths)
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["keyRange"] == {"after": key_after, "through": key_through}
-    expected = psql_csv(
-        settings,
-        f"SELECT id, symbol FROM analytics.fact_orders WHERE tenant_id = '{tenant}' ORDER BY id",
-        ["symbol"],
-    )
+    expected = tenant_orders(settings, tenant)
     assert union == expected and expected.count(b"\n") == sum(batches)
 
 
@@ -328,9 +348,7 @@ def reader_cannot_log_in(admin_db: AdminDatabase) -> Iterator[None]:
 def test_a_failed_incremental_run_leaves_its_rows_to_the_next(
     client: ExportClient, settings: Settings, admin_db: AdminDatabase, tenant: str
 ) -> None:
-    spec = every_minute("incremental, one run failed", exportRequest=ORDERS, incremental=True)
-    schedule_id = client.create_schedule(tenant, INCREMENTAL_USER, spec)
-    assert schedule_row(admin_db, schedule_id)["status"] == "ACTIVE"
+    schedule_id = incremental_schedule(client, admin_db, tenant, "incremental, one run failed")
     add_orders(admin_db, tenant, FIRST_ID, 40)
     tick(settings, START + timedelta(seconds=5))
     assert wait_for_runs(admin_db, schedule_id, 1, settled=True)[0][3] == "COMPLETED"
@@ -347,22 +365,14 @@ def test_a_failed_incremental_run_leaves_its_rows_to_the_next(
     third = wait_for_runs(admin_db, schedule_id, 3, settled=True)[-1]
     assert third[3] == "COMPLETED" and third[4] == 35, third
 
-    completed = admin_db.execute(
-        "SELECT job_id::text, key_after, key_through FROM export_service.schedule_runs"
-        " WHERE schedule_id = %s AND status = 'COMPLETED' ORDER BY slot",
-        [schedule_id],
-    ).fetchall()
+    completed = run_ranges(admin_db, schedule_id, "COMPLETED")
     # The failed run did not move the mark: the third covers its rows and the new ones.
     assert [r[1:] for r in completed] == [(None, FIRST_ID + 39), (FIRST_ID + 39, FIRST_ID + 74)]
     union = b"".join(
         body_without_headers(sorted(Path(settings.store_dir, tenant, r[0]).glob("part-*.csv")))
         for r in completed
     )
-    expected = psql_csv(
-        settings,
-        f"SELECT id, symbol FROM analytics.fact_orders WHERE tenant_id = '{tenant}' ORDER BY id",
-        ["symbol"],
-    )
+    expected = tenant_orders(settings, tenant)
     assert union == expected and expected.count(b"\n") == 75
 
 
