@@ -172,6 +172,8 @@ class Extractor:
                     settings.progress_every_seconds,
                     self._stop_check(task),
                 ),
+                job_id=task.job_id,
+                streams=settings.streams,
             )
 
         if task.request.format is ExportFormat.PARQUET:

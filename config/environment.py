@@ -86,6 +86,18 @@ class Environment(BaseSettings):
     stall_rereads: int = _var("EXPORT_STALL_REREADS", 3)
     lag_interval_seconds: float = _var("EXPORT_LAG_INTERVAL_SECONDS", 5.0)
     dev_login: bool = _var("EXPORT_DEV_LOGIN", False)
+    streams_per_chunk: int = Field(
+        default=2, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_CHUNK")
+    )
+    streams_per_export: int = Field(
+        default=4, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_EXPORT")
+    )
+    streams_per_database: int = Field(
+        default=8, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_DATABASE")
+    )
+    min_rows_per_stream: int = Field(
+        default=200_000, ge=1, validation_alias=AliasChoices("EXPORT_MIN_ROWS_PER_STREAM")
+    )
 
 
 def read_environment() -> Environment:

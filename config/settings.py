@@ -12,6 +12,7 @@ from config.environment import (
     read_environment,
     unsafe_settings,
 )
+from extraction.segments import StreamPolicy
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class Settings:
     # A sign-in button on the web page that mints a token for any demo user, for the local
     # stack only: off unless set, since anyone who can reach the API could use it.
     dev_login: bool = False
+    # COPY streams per CSV or JSON chunk, and the bounds on them per export and per database
+    # (extraction.segments.StreamPolicy).
+    streams: StreamPolicy = field(default_factory=StreamPolicy)
 
     def store_for(self, tenant_id: str) -> str:
         return self.store_by_tenant.get(tenant_id, self.store)
@@ -157,6 +161,12 @@ class Settings:
             stall_rereads=env.stall_rereads,
             lag_interval_seconds=env.lag_interval_seconds,
             dev_login=env.dev_login,
+            streams=StreamPolicy(
+                per_chunk=env.streams_per_chunk,
+                per_export=env.streams_per_export,
+                per_database=env.streams_per_database,
+                min_rows_per_stream=env.min_rows_per_stream,
+            ),
         )
 
 

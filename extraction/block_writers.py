@@ -27,20 +27,13 @@ SUFFIXES = {"GZIP": ".gz", "ZSTD": ".zst"}
 GZIP_LEVEL = 1
 ZSTD_LEVEL = 3
 QUEUED_BLOCKS = 4
+COPY_BLOCK_BYTES = 1 << 20
 
 
 class Compressor(Protocol):
     def compress(self, data: bytes, /) -> bytes: ...
 
     def flush(self) -> bytes: ...
-
-
-class BlockWriter(Protocol):
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> tuple[int, str]:
-        """Finish the file; returns its size in bytes and its SHA-256."""
-        ...
 
 
 def gzip_compressor() -> Compressor:
@@ -54,34 +47,40 @@ def stored_name(name: str, compression: str) -> str:
 
 
 class PlainWriter:
-    def __init__(self, path: Path) -> None:
+    """Writes a file, counting its bytes and, unless it is a spool nobody will be shown,
+    hashing them."""
+
+    def __init__(self, path: Path, hashed: bool = True) -> None:
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._digest = hashlib.sha256()
-        self._size = 0
+        self._digest = hashlib.sha256() if hashed else None
+        self.size = 0
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
-        self._digest.update(data)
-        self._size += len(data)
+        if self._digest is not None:
+            self._digest.update(data)
+        self.size += len(data)
 
     def close(self) -> tuple[int, str]:
         self._file.close()
-        return self._size, self._digest.hexdigest()
+        return self.size, self._digest.hexdigest() if self._digest is not None else ""
 
 
 class CompressingWriter:
-    """Writes on its own thread: gzip (deterministic header, no name, no time), zstd, or as is."""
+    """Writes on its own thread: gzip (deterministic header, no name, no time), zstd, or as is.
 
-    def __init__(self, path: Path, compression: str) -> None:
-        self._out = PlainWriter(path)
-        self._compressor: Compressor
-        if compression == "GZIP":
-            self._compressor = gzip_compressor()
-        elif compression == "ZSTD":
-            self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
-        else:
-            self._compressor = _Identity()
-        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BLOCKS)
+    `append_file` puts a file that is already compressed the same way (another stream's spool)
+    after what was written so far: the stream so far is ended as one gzip member or zstd
+    frame, and the file's bytes follow as they are. gzip and zstd both define a file of
+    several members or frames as their concatenated contents, so `gzip -d` and `zstd -d` read
+    it whole, as they read pigz's and pzstd's output.
+    """
+
+    def __init__(self, path: Path, compression: str, hashed: bool = True) -> None:
+        self._out = PlainWriter(path, hashed)
+        self._compression = compression
+        self._compressor: Compressor | None = None
+        self._blocks: queue.Queue[bytes | Path | None] = queue.Queue(maxsize=QUEUED_BLOCKS)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="compressor", daemon=True)
         self._thread.start()
@@ -90,6 +89,12 @@ class CompressingWriter:
         if self._error is not None:
             raise self._error
         self._blocks.put(data)
+
+    def append_file(self, path: Path) -> None:
+        """Append a finished file's bytes unchanged, then remove it."""
+        if self._error is not None:
+            raise self._error
+        self._blocks.put(path)
 
     def close(self) -> tuple[int, str]:
         self._blocks.put(None)
@@ -101,13 +106,44 @@ class CompressingWriter:
 
     def _run(self) -> None:
         try:
-            while (block := self._blocks.get()) is not None:
-                self._out.write(self._compressor.compress(block))
-            self._out.write(self._compressor.flush())
+            while (item := self._blocks.get()) is not None:
+                if isinstance(item, Path):
+                    self._end_stream()
+                    self._copy(item)
+                else:
+                    self._out.write(self._stream().compress(item))
+            if self._out.size == 0:
+                self._stream()  # an empty file is still one valid, empty member or frame
+            self._end_stream()
         except BaseException as exc:  # handed to the writing thread at its next call
             self._error = exc
             while self._blocks.get() is not None:
                 pass  # keep taking blocks so the writer never blocks on a full queue
+
+    def _stream(self) -> Compressor:
+        if self._compressor is None:
+            self._compressor = new_compressor(self._compression)
+        return self._compressor
+
+    def _end_stream(self) -> None:
+        if self._compressor is not None:
+            self._out.write(self._compressor.flush())
+            self._compressor = None
+
+    def _copy(self, path: Path) -> None:
+        with open(path, "rb") as spool:
+            while block := spool.read(COPY_BLOCK_BYTES):
+                self._out.write(block)
+        path.unlink()
+
+
+def new_compressor(compression: str) -> Compressor:
+    if compression == "GZIP":
+        return gzip_compressor()
+    if compression == "ZSTD":
+        compressor: Compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+        return compressor
+    return _Identity()
 
 
 class _Identity:
@@ -118,7 +154,7 @@ class _Identity:
         return b""
 
 
-def open_writer(path: Path, compression: str) -> BlockWriter:
+def open_writer(path: Path, compression: str, hashed: bool = True) -> CompressingWriter:
     """A writer on a thread of its own, even without compression: hashing and writing then
     overlap the COPY loop instead of adding to it."""
-    return CompressingWriter(path, compression)
+    return CompressingWriter(path, compression, hashed)

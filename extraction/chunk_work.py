@@ -9,6 +9,7 @@ from pathlib import Path
 from domain.validation import ResolvedQuery
 from export_contract.plan import ChunkPlan
 from extraction.progress import ProgressPolicy, ProgressReporter
+from extraction.segments import ONE_STREAM, StreamPolicy
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class ChunkWork:
     policy: ProgressPolicy
     compression: str = "NONE"
     max_file_bytes: int | None = None
+    # The export the chunk belongs to, and how many COPY streams it may read with.
+    job_id: str = ""
+    streams: StreamPolicy = ONE_STREAM
 
     def reporter(self) -> ProgressReporter:
         return ProgressReporter(self.on_progress, self.policy, self.chunk.row_count)

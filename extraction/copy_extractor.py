@@ -8,26 +8,17 @@ stays at one write buffer whatever the chunk's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
+import psycopg
 from psycopg import sql
 
 from extraction.block_writers import open_writer
-from extraction.chunk_work import ChunkWork
-from extraction.part_series import ExtractedFile, PartSeries
-from extraction.progress import ProgressReporter
-from extraction.tenant_session import copy_session
-
-__all__ = [
-    "CompactJsonFraming",
-    "CsvFraming",
-    "ExtractedFile",
-    "Framing",
-    "PrettyJsonFraming",
-    "extract_with_copy",
-]
+from extraction.part_series import PartSeries
 
 WRITE_BUFFER_BYTES = 1 << 20
 Buffer = bytes | bytearray | memoryview
@@ -84,27 +75,26 @@ class CompactJsonFraming(Framing):
         return b"[]\n"
 
 
-@dataclass
 class PrettyJsonFraming(Framing):
-    """Pretty rows hold newlines, so COPY wraps them in its quote byte (0x01): unwrap each
-    row, and join rows here rather than per block."""
+    """Pretty rows hold newlines, so COPY wraps them in its quote byte (0x01): each row is
+    unwrapped and given its leading comma here, and a file's first block drops its first
+    comma. Joining needs no state, so a file can start anywhere, even in another stream."""
 
-    head: bytes = b"[\n"
-    tail: bytes = b"\n]\n"
-    _first: bool = field(default=True, repr=False)
+    head = b"[\n"
+    tail = b"\n]\n"
 
     def row(self, data: Buffer) -> Buffer:
-        content = bytes(data[1:-2]) if data[0] == 1 else bytes(data[:-1])
-        if self._first:
-            self._first = False
-            return content
+        content = data[1:-2] if data[0] == 1 else data[:-1]
         return b",\n" + content
+
+    def block(self, data: bytes, first: bool) -> bytes:
+        return data[2:] if first else data
 
     def empty(self) -> bytes:
         return b"[]\n"
 
 
-class _FileSeries(PartSeries):
+class FileSeries(PartSeries):
     """Text files: a new part whenever the size limit would be passed. Each file is complete
     on its own: framing head and tail, and the CSV header line again."""
 
@@ -132,42 +122,77 @@ class _FileSeries(PartSeries):
         self.rows += rows
         self.bytes += len(framed)
 
+    def append(self, spool: Spool) -> None:
+        """Rows another stream spooled, as the next rows of the current part."""
+        if spool.rows:
+            self.out.append_file(spool.path)
+            self.first = False
+            self.rows += spool.rows
+        else:
+            spool.path.unlink(missing_ok=True)
+
     def _close_writer(self) -> tuple[int, str]:
         # A new part is only opened for a row, so only part 1 can end up empty.
         self.out.write(self.framing.empty() if self.first else self.framing.tail)
         return self.out.close()
 
 
-def extract_with_copy(
-    work: ChunkWork,
-    statement: sql.Composed,
-    request_settings: Mapping[str, str],
-    framing: Framing,
-) -> list[ExtractedFile]:
-    """Write the COPY's rows to the chunk's files and describe them.
+class Spool:
+    """Rows of a later segment of a file, framed as they will stand in it (joined to what
+    comes before) and compressed as the file is, so appending them is a plain copy. Not
+    hashed: the file's hash is taken as the spool is appended."""
 
-    One file, unless `max_file_bytes` (of uncompressed content) closes a file early: then
-    the rows continue in part 2, 3, ... With GZIP or ZSTD files are compressed as they are
-    written. Progress is told every `policy` rows or seconds; the counts in the result are
-    exact.
-    """
-    series = _FileSeries(work.name_for, framing, work.compression)
-    try:
-        with copy_session(work.conninfo, work.tenant_id, request_settings) as cursor:
-            with cursor.copy(statement) as copy:
-                _CopyLoop(series, work.max_file_bytes or 0, work.reporter()).run(copy)
-            series.finish()
-    except BaseException:
-        series.abandon()
-        raise
-    return series.done
+    def __init__(self, path: Path, framing: Framing, compression: str) -> None:
+        self.path = path
+        self.framing = framing
+        self.header = b""
+        self.rows = 0
+        self.bytes = 0
+        self.out = open_writer(path, compression, hashed=False)
+
+    def write(self, block: bytes, rows: int) -> None:
+        framed = self.framing.block(block, False)
+        self.out.write(framed)
+        self.rows += rows
+        self.bytes += len(framed)
+
+    def next(self) -> None:
+        raise AssertionError("a spool has no size limit: the file it joins is checked")
+
+    def stored_bytes(self) -> int:
+        return self.path.stat().st_size
+
+    def finish(self) -> None:
+        self.out.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.out.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Progress(Protocol):
+    def update(self, rows: int, stored_bytes: int = 0) -> None: ...
+
+
+def copy_rows(
+    cursor: psycopg.Cursor[Any],
+    statement: sql.Composed,
+    output: FileSeries | Spool,
+    limit: int,
+    progress: Progress,
+) -> None:
+    """Run one COPY and write its rows to `output`; a CSV header, when the statement asks
+    for one, is its first row."""
+    with cursor.copy(statement) as copy:
+        _CopyLoop(output, limit, progress).run(copy)
 
 
 class _CopyLoop:
     """COPY's rows into blocks of about WRITE_BUFFER_BYTES, each written whole. The loop runs
     once per row, so it keeps its state in locals and calls nothing it need not."""
 
-    def __init__(self, series: _FileSeries, limit: int, progress: ProgressReporter) -> None:
+    def __init__(self, series: FileSeries | Spool, limit: int, progress: Progress) -> None:
         self.series = series
         self.limit = limit
         self.progress = progress
@@ -177,7 +202,8 @@ class _CopyLoop:
         buffer = bytearray()
         buffered = 0
         done = 0
-        expect_header = framing.header_lines > 0
+        # A spool continues a file, so its COPY has no header line.
+        expect_header = framing.header_lines > 0 and isinstance(series, FileSeries)
         per_row = type(framing).row is not Framing.row
         for data in rows:
             if expect_header:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from psycopg import sql
+
 from domain.validation import resolve
 from export_contract.plan import ChunkPlan
 from export_contract.request import ExportFormat, ExportRequest
@@ -17,11 +19,12 @@ from extraction.copy_extractor import (
     CsvFraming,
     Framing,
     PrettyJsonFraming,
-    extract_with_copy,
 )
 from extraction.formats import chunk_file_name
+from extraction.parallel_copy import extract_with_copy
 from extraction.part_series import ExtractedFile
 from extraction.progress import ProgressPolicy
+from extraction.segments import ONE_STREAM, StreamPolicy
 
 
 def extract_chunk(
@@ -33,8 +36,12 @@ def extract_chunk(
     folder: Path,
     on_progress: Callable[[int], None],
     policy: ProgressPolicy,
+    *,
+    job_id: str = "",
+    streams: StreamPolicy = ONE_STREAM,
 ) -> list[ExtractedFile]:
-    """Write the chunk's file (or files, when maxFileBytes splits it) into `folder`."""
+    """Write the chunk's file (or files, when maxFileBytes splits it) into `folder`; CSV and
+    JSON chunks may be read by up to `streams.per_chunk` COPY streams at once."""
     split = request.max_file_bytes is not None
 
     def name_for(part: int) -> Path:
@@ -51,6 +58,8 @@ def extract_chunk(
         policy,
         request.compression,
         request.max_file_bytes,
+        job_id,
+        streams,
     )
     # Parquet and Excel writers are imported when first used: pyarrow and ADBC alone add
     # some 80 MB to a worker that may only ever write CSV.
@@ -71,22 +80,30 @@ def extract_chunk(
 
 def _extract_csv(work: ChunkWork, request: ExportRequest) -> list[ExtractedFile]:
     csv = request.csv_options()
-    statement = sql_builder.copy_chunk_csv(work.query, work.tenant_id, work.chunk, csv)
+    without_header = csv.model_copy(update={"include_headers": False})
+
+    def statement_for(segment: ChunkPlan, header: bool) -> sql.Composed:
+        options = csv if header else without_header
+        return sql_builder.copy_chunk_csv(work.query, work.tenant_id, segment, options)
+
     settings = sql_builder.request_settings(work.query, csv)
     framing = CsvFraming(csv.byte_order_mark, csv.include_headers)
-    return extract_with_copy(work, statement, settings, framing)
+    return extract_with_copy(work, statement_for, settings, framing)
 
 
 def _extract_json(work: ChunkWork, request: ExportRequest) -> list[ExtractedFile]:
     options = request.json_options()
     # NDJSON is one compact object per line by definition, so `pretty` is for JSON.
     pretty = options.pretty and request.format is ExportFormat.JSON
-    statement = sql_builder.copy_chunk_json(
-        work.query, work.tenant_id, work.chunk, options.date_format, pretty
-    )
+
+    def statement_for(segment: ChunkPlan, header: bool) -> sql.Composed:
+        return sql_builder.copy_chunk_json(
+            work.query, work.tenant_id, segment, options.date_format, pretty
+        )
+
     framing: Framing
     if request.format is ExportFormat.NDJSON:
         framing = Framing()
     else:
         framing = PrettyJsonFraming() if pretty else CompactJsonFraming()
-    return extract_with_copy(work, statement, sql_builder.request_settings(work.query), framing)
+    return extract_with_copy(work, statement_for, sql_builder.request_settings(work.query), framing)

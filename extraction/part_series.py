@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from extraction.store import partial_path, publish, remove_chunk_files
+from extraction.store import partial_path, publish, remove_chunk_files, rename
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,18 @@ class PartSeries:
         size, digest = self._close_writer()
         publish(self.partial, self.target)
         self.done.append(ExtractedFile(self.target, self.rows, size, digest, notes))
+
+    def adopt(self, files: list[ExtractedFile]) -> None:
+        """Files another stream finished and published under names of its own, as this
+        series' next parts in order (after `finish`). Empty ones are dropped."""
+        for file in files:
+            if not file.rows:
+                file.path.unlink(missing_ok=True)
+                continue
+            self.part += 1
+            target = self.name_for(self.part)
+            rename(file.path, target)
+            self.done.append(replace(file, path=target))
 
     def next(self) -> None:
         self.finish()

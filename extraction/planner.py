@@ -12,6 +12,7 @@ from domain.inbox import Acceptance
 from domain.validation import ResolvedQuery
 from export_contract.plan import plan_by_key, plan_by_offset
 from extraction import sql_builder
+from extraction.segments import after_boundary
 from extraction.tenant_session import enter_tenant, read_only_snapshot
 
 
@@ -81,10 +82,7 @@ async def _key_boundaries(
         statement = sql_builder.nth_key(query, tenant_id, key_min, key_max, rows_per_chunk)
         boundary = await _scalar(conn, statement)
         boundaries.append(boundary)
-        if query.key_descending:
-            key_max = boundary - 1
-        else:
-            key_min = boundary + 1
+        key_min, key_max = after_boundary(query.key_descending, key_min, key_max, boundary)
     return boundaries
 
 

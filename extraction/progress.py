@@ -3,6 +3,7 @@ both."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,3 +54,45 @@ class ProgressReporter:
         ):
             self._on_progress(min(rows, self._cap))
             self._reported, self._last = rows, now
+
+
+class StreamAborted(Exception):
+    """Another stream of the same chunk failed; this one stops so the chunk can end."""
+
+
+class SharedProgress:
+    """One chunk's progress when several streams read it: each stream tells its own rows and
+    stored bytes, the reporter sees their sums. Thread safe; `abort` stops every stream at
+    its next update."""
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        self._reporter = reporter
+        self._lock = threading.Lock()
+        self._rows: dict[int, int] = {}
+        self._bytes: dict[int, int] = {}
+        self._aborted = threading.Event()
+
+    def stream(self, number: int) -> StreamProgress:
+        return StreamProgress(self, number)
+
+    def abort(self) -> None:
+        self._aborted.set()
+
+    def _update(self, number: int, rows: int, stored_bytes: int) -> None:
+        if self._aborted.is_set():
+            raise StreamAborted()
+        with self._lock:
+            self._rows[number] = rows
+            self._bytes[number] = stored_bytes
+            self._reporter.update(sum(self._rows.values()), sum(self._bytes.values()))
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """What one stream's copy loop reports through: the same call as a ProgressReporter."""
+
+    shared: SharedProgress
+    number: int
+
+    def update(self, rows: int, stored_bytes: int = 0) -> None:
+        self.shared._update(self.number, rows, stored_bytes)

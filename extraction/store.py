@@ -30,7 +30,12 @@ def publish(partial: Path, final: Path) -> None:
     """Make a fully written file visible under its final name, atomically and durably."""
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(partial, final)
+    rename(partial, final)
+
+
+def rename(source: Path, final: Path) -> None:
+    """Give a file that is already on disk durably a new name."""
+    os.replace(source, final)
     directory = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

@@ -59,6 +59,11 @@ ROWS_EXTRACTED = Counter(
     "Rows written to export files, by format.",
     ["format"],
 )
+COPY_STREAMS = Counter(
+    "export_copy_streams_total",
+    "COPY streams that read CSV and JSON chunks: one per chunk, more where a chunk was cut"
+    " into segments read at the same time.",
+)
 CHUNK_DURATION = Histogram(
     "export_chunk_duration_seconds",
     "Time to extract one chunk, from its start to its last file stored.",

@@ -83,6 +83,11 @@ export EXPORT_WORKER_HTTP_PORT=\${EXPORT_WORKER_HTTP_PORT:-18081}
 export EXPORT_LOG_FORMAT=\${EXPORT_LOG_FORMAT:-json}
 # The web page's development sign-in: this stack is local, so it is on here (off by default).
 export EXPORT_DEV_LOGIN=\${EXPORT_DEV_LOGIN:-true}
+# Chunks of a few thousand rows are already read by up to three COPY streams here, so the
+# tests' small exports take the parallel path too (by default: two streams, 200,000 rows each
+# at least).
+export EXPORT_MIN_ROWS_PER_STREAM=\${EXPORT_MIN_ROWS_PER_STREAM:-2000}
+export EXPORT_STREAMS_PER_CHUNK=\${EXPORT_STREAMS_PER_CHUNK:-3}
 export STACK_SFTP_PORT=$SFTP_PORT
 export STACK_WEBHOOK_URL=http://127.0.0.1:$WEBHOOK_PORT/exports
 export STACK_WEBHOOK_TEST_PORT=$WEBHOOK_TEST_PORT
