@@ -27,6 +27,12 @@ def main() -> None:
 
 def run_worker() -> None:
     """The `export-worker` console script."""
+    # Arrow's allocator for Parquet and Excel: the C library's malloc, not mimalloc (Arrow's
+    # default here). Measured on 1M rows into Parquet in one process: peak RSS 155-159 MB
+    # against 195 MB, at the same speed; glibc gives large blocks straight back to the
+    # kernel, and an extractor's batches and row groups are large blocks used once. Read
+    # when pyarrow is first imported, which happens later, at a worker's first Arrow export.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     refuse_unsafe_start("worker")
     settings = Settings.from_env()
     worker = build_worker(settings, os.environ.get("EXPORT_WORKER_ID", "1"))

@@ -59,9 +59,18 @@ def worker_peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM for the worker")
 
 
-def fresh_worker(settings: Settings) -> None:
+# The service's defaults for COPY streams, not the local stack's (which cuts even small
+# chunks, for the tests).
+DEFAULT_STREAMS = {"EXPORT_STREAMS_PER_CHUNK": "2", "EXPORT_MIN_ROWS_PER_STREAM": "200000"}
+
+
+def fresh_worker(settings: Settings, streams_per_chunk: int | None = None) -> None:
     """Restart the worker, so its peak RSS belongs to what runs next alone, and wait until it
-    has joined its consumer group and finished a tiny export, so start-up is not timed."""
+    has joined its consumer group and finished a tiny export, so start-up is not timed. It
+    runs with the service's stream defaults, or `streams_per_chunk` COPY streams per chunk."""
+    os.environ.update(DEFAULT_STREAMS)
+    if streams_per_chunk is not None:
+        os.environ["EXPORT_STREAMS_PER_CHUNK"] = str(streams_per_chunk)
     stack("restart-services")
     run_service(settings, 10, "CSV")
 

@@ -20,6 +20,7 @@ from config.settings import Settings
 from export_client.kafka_client import CompletionTimeout, ExportClient
 from export_contract.models import ExportCompletionNotice
 from tests.integration.conftest import (
+    BIG_ROWS,
     BIG_TENANT,
     LOGS,
     PIDS,
@@ -27,6 +28,7 @@ from tests.integration.conftest import (
     psql_csv,
     stack,
 )
+from tests.integration.test_health import metric, worker_url
 
 # A new user each session: these exports count 3M rows each against a user's daily quota.
 USER = str(uuid4())
@@ -158,6 +160,33 @@ def test_a_worker_killed_mid_export_loses_no_row_and_redoes_little(
     # Each of the dead worker's two task consumers held at most one uncommitted task: only
     # those are redone (agents/task_consumers.py).
     assert chunks <= chunk_lines(job_id) <= chunks + 2
+
+
+def test_a_worker_killed_while_streams_share_one_file_still_gives_every_row_once(
+    client: ExportClient, settings: Settings, big_tenant: None
+) -> None:
+    """3M rows into one file, read by three COPY streams at once (two of them spooling): the
+    worker dies with SIGKILL mid-file, its supervisor starts it again, and the chunk it held
+    is redone whole."""
+    expected = source_digest(settings)
+    body = request()
+    body["maxRowsPerFile"] = BIG_ROWS
+    job_id = client.request_export(BIG_TENANT, USER, body)
+    watch = ProgressWatch(settings, job_id)
+    watch.wait_for_rows(60)
+    victim = int((PIDS / "worker-1.pid").read_text())
+    os.kill(victim, signal.SIGKILL)
+    assert watch.seen[-1] < BIG_ROWS, "the file was finished before the worker was killed"
+    notice = completion(client, job_id, timeout=240)
+    seen = watch.stop()
+
+    assert notice.status.value == "COMPLETED", notice.error_message
+    assert [f.rows for f in notice.files] == [BIG_ROWS] == [notice.total_rows]
+    assert export_digest(settings, job_id, [f.name for f in notice.files]) == expected
+    assert seen == sorted(seen), "progress never goes backwards"
+    assert int((PIDS / "worker-1.pid").read_text()) != victim, "the supervisor started it again"
+    streams = metric(worker_url("/metrics"), "export_copy_streams_total")
+    assert streams is not None and streams >= 3, "the redone chunk was read by three streams"
 
 
 def test_the_broker_stopped_for_15_seconds_mid_export(
