@@ -25,8 +25,8 @@ from harness import (
     fresh_worker,
     run_peer,
     run_service,
+    seed_for,
     select_sql,
-    stack,
     worker_peak_rss_mb,
 )
 
@@ -47,7 +47,7 @@ def main() -> int:
     stream_counts = [int(s) for s in args.streams.split(",")]
     settings = Settings.from_env()
     # Tenant 1 owns every third id, so 3 x the largest size gives it enough rows.
-    stack("seed", str(3 * max(sizes)))
+    seed_for(max(sizes))
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         reference = Path(scratch) / "psql.csv"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from harness import COLUMNS, ROOT, TEXT_COLUMNS, USER, fresh_worker, run_peer, stack
+from harness import COLUMNS, ROOT, TEXT_COLUMNS, USER, fresh_worker, run_peer, seed_for
 from harness import worker_peak_rss_mb as peak_rss
 
 from config.settings import Settings
@@ -116,7 +116,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = args.rows
     settings = Settings.from_env()
-    stack("seed", str(3 * rows))
+    seed_for(rows)
     py = sys.executable
     uploader = ROOT / "bench/peers/upload_file.py"
     keys = Path(os.environ["STACK_SFTP_KEYS"])

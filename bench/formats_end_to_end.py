@@ -33,10 +33,11 @@ from harness import (
     Timing,
     body_digest,
     fresh_worker,
+    json_rows_digest,
     run_peer,
     run_service,
+    seed_for,
     select_sql,
-    stack,
     worker_peak_rss_mb,
 )
 
@@ -66,7 +67,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     formats = args.formats.split(",")
     settings = Settings.from_env()
-    stack("seed", str(3 * max(sizes)))
+    seed_for(max(sizes))
     python = sys.executable
     table: list[tuple[str, int, float, float, str, Timing]] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -146,12 +147,17 @@ def main() -> int:
                     )
                     seconds = min(seconds, took)
                 peak = worker_peak_rss_mb()
-                if fmt == "CSV":
-                    assert body_digest(files) == body_digest([out / "p.csv"]), "CSV differs"
-                if fmt == "NDJSON":
-                    assert body_digest(files, skip_header=False) == body_digest(
-                        [out / "p.ndjson"], skip_header=False
-                    ), "NDJSON differs"
+                if fmt.startswith("CSV"):
+                    assert body_digest(files) == body_digest([out / "p.csv"]), f"{fmt} differs"
+                if fmt in ("NDJSON", "JSON"):
+                    digest = (
+                        body_digest(files, skip_header=False)
+                        if fmt == "NDJSON"
+                        else json_rows_digest(files)
+                    )
+                    assert digest == body_digest([out / "p.ndjson"], skip_header=False), (
+                        f"{fmt} differs"
+                    )
                 for f in files:
                     f.unlink()
                 for name in compared[fmt]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import zstandard
+from isal import igzip
 
 from config.settings import Settings
 from export_client.kafka_client import ExportClient
@@ -41,6 +45,27 @@ class Timing:
 
 def stack(*args: str) -> None:
     subprocess.run([str(ROOT / "scripts/stack.sh"), *args], check=True, cwd=ROOT)
+
+
+def seed_for(rows: int) -> None:
+    """Make sure the benchmark's query finds `rows` rows (tenant 1 owns every third trade).
+    A larger seed already serves every smaller size, so it is kept rather than replaced: the
+    27M trades a 9M-row run needs take some half an hour to load."""
+    found = subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-qAt",
+            Settings.from_env().admin_database_url,
+            "-c",
+            "SELECT count(*) FROM analytics.fact_trades",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if int(found or 0) < 3 * rows:
+        stack("seed", str(3 * rows))
 
 
 def select_sql(rows: int) -> str:
@@ -126,13 +151,41 @@ def run_peer(command: list[str] | str, env: dict[str, str] | None = None) -> Tim
     return Timing(elapsed, usage.ru_maxrss / 1024)
 
 
+def open_plain(path: Path) -> IO[bytes]:
+    """A stored file's plain bytes: gzip and zstd files are read whole, every member or frame
+    (a file read by several streams holds one per stream)."""
+    if path.name.endswith(".gz"):
+        return igzip.open(path, "rb")
+    if path.name.endswith(".zst"):
+        frames = zstandard.ZstdDecompressor().stream_reader(
+            open(path, "rb"),  # noqa: SIM115 - closed with the reader (closefd)
+            read_across_frames=True,
+            closefd=True,
+        )
+        return io.BufferedReader(frames, 1 << 20)  # type: ignore[arg-type]
+    return open(path, "rb")
+
+
 def body_digest(paths: list[Path], skip_header: bool = True) -> str:
-    """SHA-256 of the files' bytes in order, each file's header line left out."""
+    """SHA-256 of the files' plain bytes in order, each file's header line left out."""
     digest = hashlib.sha256()
     for path in paths:
-        with open(path, "rb") as handle:
+        with open_plain(path) as handle:
             if skip_header:
                 handle.readline()
             while block := handle.read(1 << 20):
                 digest.update(block)
+    return digest.hexdigest()
+
+
+def json_rows_digest(paths: list[Path]) -> str:
+    """SHA-256 of compact JSON arrays' rows as NDJSON, to compare with psql's row_to_json:
+    each file is `[`, rows joined by `,` and a newline, `]` (row_to_json writes no newline)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open_plain(path) as handle:
+            for line in handle:
+                if line in (b"[\n", b"]\n"):
+                    continue
+                digest.update(line[:-2] + b"\n" if line.endswith(b",\n") else line)
     return digest.hexdigest()

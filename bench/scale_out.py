@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from harness import ROOT, TENANT, run_service, stack, trades_request
+from harness import ROOT, TENANT, run_service, seed_for, stack, trades_request
 
 from config.settings import Settings
 from export_client.kafka_client import ExportClient
@@ -150,7 +150,7 @@ def main() -> int:
     args = parser.parse_args()
     settings = Settings.from_env()
     if not seeded_enough(settings, 3 * args.rows):
-        stack("seed", str(3 * args.rows))
+        seed_for(args.rows)
     runs: list[Run] = []
     for count in [int(n) for n in args.workers.split(",")]:
         start_workers(settings, count)

@@ -16,10 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.compute as pc
-from psycopg import sql
 
 from domain.catalogue import ColumnType
-from domain.validation import OutputColumn
 from export_contract.request import ExcelOptions
 from extraction import sql_builder
 from extraction.chunk_work import ChunkWork
@@ -37,6 +35,8 @@ SHEET_ROWS = 1_048_576
 # times larger batches are no faster and raise the peak by 80 MB.
 BATCH_BYTES = 1 << 20
 EMPTY_KEY = "(empty)"
+# UUIDs are text cells; numerics come as text, which ADBC would otherwise make on this thread.
+_AS_TEXT = sql_builder.as_text(ColumnType.UUID, ColumnType.NUMERIC)
 
 
 class _WorkbookFile(PartSeries):
@@ -67,7 +67,7 @@ def extract_excel(
     progress = work.reporter()
     by_value = query.sheet_by is not None
     statement = sql_builder.select_chunk(
-        query, work.tenant_id, work.chunk, render=_render, with_sheet_key=by_value
+        query, work.tenant_id, work.chunk, render=_AS_TEXT, with_sheet_key=by_value
     )
     settings = sql_builder.request_settings(query)
     workbook = _WorkbookFile(work.name_for, styles)
@@ -105,11 +105,3 @@ def _notes(file_name: str, sheets: SheetWriter) -> tuple[str, ...]:
             f"characters were cut and end with {CUT_MARKER!r}"
         )
     return tuple(notes)
-
-
-def _render(column: OutputColumn) -> sql.Composable:
-    """UUIDs are read as text (they are text cells); every other column as it is."""
-    name = sql.Identifier(column.column.name)
-    if column.column.type is ColumnType.UUID:
-        return sql.SQL("{}::text").format(name)
-    return name

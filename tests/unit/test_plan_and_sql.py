@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
+from domain.catalogue import ColumnType
 from domain.validation import validate_request
 from export_contract.plan import plan_by_key, plan_by_offset
 from export_contract.request import ExportFormat
@@ -91,6 +92,23 @@ def test_other_orders_page_with_the_key_as_tie_breaker() -> None:
     chunk = plan_by_offset(30, 10, 99)[1]
     text = render(sql_builder.select_chunk(query, TENANT, chunk))
     assert text.endswith('ORDER BY "price" DESC, "id" ASC OFFSET 10 LIMIT 10')
+
+
+def test_arrow_readers_get_the_chosen_types_as_text_under_their_own_names() -> None:
+    payload = request_payload()
+    payload["queryDefinition"]["columns"] = [
+        {"name": "id"},
+        {"name": "price", "alias": "px"},
+        {"name": "tenant_id"},
+    ]
+    _, query = validate_request(payload)
+    chunk = plan_by_key(1, [], 5, False, 10)[0]
+    render_numeric = sql_builder.as_text(ColumnType.NUMERIC)
+    text = render(sql_builder.select_chunk(query, TENANT, chunk, render=render_numeric))
+    assert text.startswith('SELECT "id" AS "id", "price"::text AS "px", "tenant_id" AS "tenant_id"')
+    render_both = sql_builder.as_text(ColumnType.NUMERIC, ColumnType.UUID)
+    text = render(sql_builder.select_chunk(query, TENANT, chunk, render=render_both))
+    assert '"price"::text AS "px", "tenant_id"::text AS "tenant_id" FROM' in text
 
 
 def test_copy_forces_quotes_on_text_columns_only() -> None:
