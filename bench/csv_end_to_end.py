@@ -40,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,3000000")
     parser.add_argument(
-        "--streams", default="1,2", help="COPY streams per chunk to try (EXPORT_STREAMS_PER_CHUNK)"
+        "--streams", default="2,4", help="COPY streams per chunk to try (EXPORT_STREAMS_PER_CHUNK)"
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -86,7 +86,7 @@ def worker_peak_rss_mb() -> float:
 
 # The service's defaults for COPY streams, not the local stack's (which cuts even small
 # chunks, for the tests).
-DEFAULT_STREAMS = {"EXPORT_STREAMS_PER_CHUNK": "2", "EXPORT_MIN_ROWS_PER_STREAM": "200000"}
+DEFAULT_STREAMS = {"EXPORT_STREAMS_PER_CHUNK": "4", "EXPORT_MIN_ROWS_PER_STREAM": "200000"}
 
 
 def fresh_worker(settings: Settings, streams_per_chunk: int | None = None) -> None:

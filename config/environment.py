@@ -86,8 +86,10 @@ class Environment(BaseSettings):
     stall_rereads: int = _var("EXPORT_STALL_REREADS", 3)
     lag_interval_seconds: float = _var("EXPORT_LAG_INTERVAL_SECONDS", 5.0)
     dev_login: bool = _var("EXPORT_DEV_LOGIN", False)
+    # Four, the per-export bound: a 9M-row CSV file took 20.9 s with four streams against
+    # 31.0 s with two on the 2-core machine (psql 19-22 s), for 3 MB more worker memory.
     streams_per_chunk: int = Field(
-        default=2, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_CHUNK")
+        default=4, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_CHUNK")
     )
     streams_per_export: int = Field(
         default=4, ge=1, validation_alias=AliasChoices("EXPORT_STREAMS_PER_EXPORT")

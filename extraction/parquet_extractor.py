@@ -1,7 +1,9 @@
 """Streams one chunk out of PostgreSQL as Arrow record batches (ADBC) into a Parquet file.
 
-No per-row Python: batches are cast column by column to the catalogue's exact types and
-handed to ParquetWriter. At most one row group is held in memory.
+No per-row Python: batches are read and cast column by column to the catalogue's exact
+types on one thread while ParquetWriter encodes the rows before them on this one
+(extraction.read_ahead). Numerics are read as PostgreSQL's text and cast to decimals here.
+At most one row group and one batch are held in memory.
 """
 
 from __future__ import annotations
