@@ -52,7 +52,10 @@ def read_ahead(
         except BaseException as error:  # raised again on the writing thread
             failures.append(error)
         finally:
-            source.close()
+            try:
+                source.close()  # ends its session here, on the thread that opened it
+            except BaseException as error:
+                failures.append(error)
             offer(_End())
 
     def items() -> Iterator[T]:

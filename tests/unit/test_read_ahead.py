@@ -53,3 +53,21 @@ def test_leaving_early_stops_the_reader_and_closes_its_source_on_its_thread() ->
     # Only a few items beyond the one that stopped it: the queue is bounded.
     assert len(produced) <= 3 + 1 + 2 + 1
     assert not any(t.name == "read-ahead" for t in threading.enumerate())
+
+
+def test_a_failure_while_closing_the_source_still_ends_the_items() -> None:
+    def closing_fails() -> Generator[int, None, None]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            raise OSError("closing the session failed")
+
+    with pytest.raises(RuntimeError, match="stop"), read_ahead(closing_fails) as items:
+        for _ in items:
+            raise RuntimeError("stop")
+
+    seen: list[int] = []
+    with pytest.raises(OSError, match="closing"), read_ahead(closing_fails) as items:
+        seen.extend(items)
+    assert seen == [1, 2]
