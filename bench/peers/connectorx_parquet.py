@@ -1,7 +1,7 @@
-"""Peer: connectorx reading the whole result into Arrow (its partitioned reader, on the
-query's key), then one pyarrow write_table (snappy). It holds every row in memory at once,
-so its peak RSS is part of the comparison. connectorx cannot set a session variable before
-its query, so it reads as the database's owner; the query names the tenant itself."""
+"""Peer: connectorx reading the whole result into Arrow (one partition, its default, as a
+user's one-liner would), then one pyarrow write_table (snappy). It holds every row in memory
+at once, so its peak RSS is part of the comparison. connectorx cannot set a session variable
+before its query, so it reads as the database's owner; the query names the tenant itself."""
 
 import sys
 
