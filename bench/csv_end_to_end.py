@@ -46,7 +46,6 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     stream_counts = [int(s) for s in args.streams.split(",")]
     settings = Settings.from_env()
-    # Tenant 1 owns every third id, so 3 x the largest size gives it enough rows.
     seed_for(max(sizes))
     results = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from harness import ROOT, TENANT, run_service, seed_for, stack, trades_request
 
 from config.settings import Settings
@@ -97,13 +96,6 @@ def worker_pids(count: int) -> list[int]:
     ]
 
 
-def seeded_enough(settings: Settings, trades: int) -> bool:
-    """Seeding truncates and refills; a stack already holding the rows is left as it is."""
-    with psycopg.connect(settings.admin_database_url) as conn:
-        row = conn.execute("SELECT max(id) FROM analytics.fact_trades").fetchone()
-    return bool(row and row[0] and row[0] >= trades)
-
-
 def start_workers(settings: Settings, count: int) -> None:
     os.environ["EXPORT_WORKERS"] = str(count)
     stack("restart-services")
@@ -149,8 +141,7 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
     settings = Settings.from_env()
-    if not seeded_enough(settings, 3 * args.rows):
-        seed_for(args.rows)
+    seed_for(args.rows)
     runs: list[Run] = []
     for count in [int(n) for n in args.workers.split(",")]:
         start_workers(settings, count)

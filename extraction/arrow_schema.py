@@ -1,7 +1,7 @@
 """The exact Arrow type of every catalogue column, and conversion of ADBC's batches to it.
 
-ADBC hands `numeric` over as strings (an opaque extension type), so the precision and scale
-come from the catalogue, never from the data: a decimal must stay decimal128(p, s).
+Numerics are read as PostgreSQL's text (extraction.sql_builder.as_text), so the precision and
+scale come from the catalogue, never from the data: a decimal must stay decimal128(p, s).
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """The batch with each column in the schema's type (vectorised casts, no per-row Python)."""
     columns = []
     for array, target in zip(batch.columns, schema.types, strict=True):
-        if isinstance(array.type, pa.ExtensionType) and not isinstance(target, pa.ExtensionType):
-            array = array.storage
         if array.type != target:
             array = pc.cast(array, target)
         columns.append(array)

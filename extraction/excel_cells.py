@@ -89,12 +89,11 @@ def _column_cells(values: pa.Array, plan: CellPlan, numbers: pa.Array) -> tuple[
             return cells, 0
         case ColumnType.NUMERIC:
             # Excel stores doubles: past 15 significant digits a number rounds, as in any xlsx.
-            text = values.storage if isinstance(values, pa.ExtensionArray) else values
-            number = pc.cast(text, pa.float64())
+            number = pc.cast(values, pa.float64())
             cells = _number_cells(pc.cast(number, pa.string()), plan, numbers)
             odd = pc.invert(pc.is_finite(number))
             if pc.any(odd).as_py():  # NaN and infinities are no Excel numbers: kept as text
-                cells = pc.if_else(odd, _text_cells(text, plan.letter, 0, numbers), cells)
+                cells = pc.if_else(odd, _text_cells(values, plan.letter, 0, numbers), cells)
             return cells, 0
         case ColumnType.DATE:
             return _number_cells(_date_serials(values), plan, numbers), 0

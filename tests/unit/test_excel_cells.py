@@ -98,9 +98,6 @@ def batch(rows: list[tuple[Any, ...]]) -> list[pa.Array]:
         pa.array(list(values), kind)
         for values, kind in zip(zip(*rows, strict=True), ARROW_TYPES, strict=True)
     ]
-    # ADBC hands numerics over as text in an opaque extension type.
-    numeric = pa.opaque(pa.string(), "numeric", "PostgreSQL")
-    columns[3] = pa.ExtensionArray.from_storage(numeric, columns[3])
     return columns
 
 
