@@ -231,6 +231,25 @@ def adopt_former_offsets(kind: TaskKind, partitions: int) -> None:
         print(f"{kind.group} starts at {FORMER_GROUP}'s offsets on {kind.topic}", file=sys.stderr)
 
 
+def start_offsets(
+    bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
+) -> list[TopicPartition]:
+    """Where the group's readers begin each partition: its commit, or for a partition the
+    group never committed, the partition's first offset (they read from the earliest)."""
+    committed = committed_offsets(bootstrap, group, tps, timeout)
+    known = {(c.topic, c.partition) for c in committed}
+    consumer = Consumer(_group_client(bootstrap, group))
+    try:
+        first = [
+            TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, timeout)[0])
+            for tp in tps
+            if (tp.topic, tp.partition) not in known
+        ]
+    finally:
+        consumer.close()
+    return committed + first
+
+
 def _group_client(bootstrap: str, group: str) -> dict[str, object]:
     """A client of `group` that commits only what it is told to."""
     return {

@@ -1,11 +1,12 @@
 """The stall guard (stall_guard.py) wired to a running Faust app.
 
 Agents report every offset they take (through the runner); on each rebalance the guard
-learns where the group's commit stands for the new partitions; a timer compares, every
-second, what each partition owes its agent with Faust's commit and the broker's high-water
-mark, and seeks the partitions the guard names back to the offset owed. A stall is logged
-once, with everything Faust and aiokafka know of the partition, so its cause can be read
-off the log; healed and detected stalls are counted.
+learns where the group's commit stands for the new partitions (or, for a partition never
+committed, its first offset); a timer compares, every second, what each partition owes its
+agent with Faust's commit and the broker's high-water mark, and seeks the partitions the
+guard names back to the offset owed. A stall is logged once, with everything Faust and
+aiokafka know of the partition, so its cause can be read off the log; healed and detected
+stalls are counted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from faust.types import TP
 
 from agents.faust_patches.stall_guard import Stall, StallGuard
 from agents.runner import SlowHandler
-from agents.task_consumers import committed_offsets
+from agents.task_consumers import start_offsets
 from observability.metrics import (
     SECONDS_SINCE_HANDOVER,
     SLOW_HANDLERS,
@@ -82,9 +83,11 @@ class StallWatch:
         watched = [tp for tp in assigned if tp.topic in self._watched_topics()]
         # What the group has committed now, before this member commits anything: where the
         # previous owner stopped. Faust's own record of it is only filled in after recovery.
+        # A partition never committed starts at its first offset: a command sent to it while
+        # the worker joined was otherwise owed to nobody, and sat unread until a restart.
         try:
             committed = await asyncio.to_thread(
-                committed_offsets,
+                start_offsets,
                 self._bootstrap,
                 self._app.conf.id,  # the Faust app's consumer group
                 [TopicPartition(tp.topic, tp.partition) for tp in watched],
