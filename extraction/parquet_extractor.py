@@ -29,6 +29,12 @@ from extraction.tenant_session import arrow_session
 # larger batches or more of them waiting add memory, not speed.
 BATCH_BYTES = 2 << 20
 COMPRESSION = {"SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd", "NONE": "none"}
+# Dictionary encoding only where values repeat: text (symbols, sides, names) and dates. Keys,
+# timestamps and measures are nearly all distinct, so their dictionaries fill to the limit
+# and fall back to plain pages all the same. Measured on 1M trades into one file: 1.6-1.8 s
+# against 1.9-2.6 s, 29 MB against 37 MB, and 11 MB less peak memory than with every
+# column dictionary-encoded (pyarrow's default).
+DICTIONARY_TYPES = (pa.string(), pa.date32())
 
 
 class _ParquetSeries(PartSeries):
@@ -42,7 +48,12 @@ class _ParquetSeries(PartSeries):
         super().__init__(name_for)
 
     def _open_writer(self) -> None:
-        self.writer = pq.ParquetWriter(self.partial, self.schema, compression=self.compression)
+        self.writer = pq.ParquetWriter(
+            self.partial,
+            self.schema,
+            compression=self.compression,
+            use_dictionary=dictionary_columns(self.schema),
+        )
 
     def write(self, table: pa.Table, max_bytes: int | None) -> None:
         if max_bytes and self.rows and self.partial.stat().st_size >= max_bytes:
@@ -54,6 +65,10 @@ class _ParquetSeries(PartSeries):
         self.writer.close()
         digest, size = hash_file(self.partial)
         return size, digest
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    return [field.name for field in schema if field.type in DICTIONARY_TYPES]
 
 
 def extract_parquet(work: ChunkWork, options: ParquetOptions) -> list[ExtractedFile]:

@@ -220,6 +220,16 @@ def test_parquet_keeps_exact_types(
     rows = [r for t in tables for r in t.to_pylist()]
     for got, want in zip(rows, tricky_rows, strict=True):
         assert tuple(got[c] for c in COLUMNS) == want
+    # Dictionary pages for text and dates, whose values repeat; plain ones for keys,
+    # timestamps and measures.
+    group = pq.ParquetFile(paths(settings, notice)[0]).metadata.row_group(0)
+    encoded = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    for name in ("symbol", "trade_date"):
+        assert "RLE_DICTIONARY" in encoded[name], name
+    for name in ("id", "executed_at", "price"):
+        assert "RLE_DICTIONARY" not in encoded[name], name
 
 
 def test_excel_has_typed_cells_and_notes_cut_text(
