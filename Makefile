@@ -42,12 +42,13 @@ test: lint test-tools services
 unit: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
-# stack/supervise.py is a script of the stack, outside the packages mypy checks by default.
+# stack/supervise.py and stack/probe.py are scripts of the stack, outside the packages mypy
+# checks by default.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy stack/supervise.py
+	$(VENV)/bin/mypy stack/supervise.py stack/probe.py
 
 # The peers' libraries (pandas, polars) live in a venv of their own: ADBC's DB-API imports
 # them when present, which would swell the service's own workers.

@@ -25,6 +25,7 @@ from agents.faust_patches.stall_watch import StallWatch
 from agents.job_agent import JobCollaborators, handle_inbox
 from agents.projection_agent import ReadModelProjector
 from agents.quota_keeper import QuotaKeeper
+from agents.readiness_watchdog import ReadinessWatchdog, UnreadyClock
 from agents.retention_agent import SweepRequest, handle_sweep_request, sweep
 from agents.runner import AgentRunner, Received, TaskHandler, Undecodable
 from agents.schedule_agent import ScheduleCollaborators, ScheduleTopics, handle_schedule_inbox
@@ -41,9 +42,10 @@ from observability.lag import LagMonitor
 
 log = logging.getLogger(__name__)
 
-# The worker exits with this code when a partition stays stalled after every reread, so
-# that its supervisor starts a fresh one.
+# The worker exits with these codes, so that its supervisor starts a fresh one, when a
+# partition stays stalled after every reread, or when it stays unready with the broker up.
 EXIT_STALLED = 3
+EXIT_UNREADY = 4
 
 
 @dataclass
@@ -56,8 +58,9 @@ class Worker:
     extractors: TaskConsumerService
     deliverers: TaskConsumerService
     lag: LagMonitor
-    # Started before the app (by the Faust worker), so that it answers during recovery.
+    # Started before the app (by the Faust worker), so that they answer during recovery.
     health: HealthServer | None = None
+    watchdog: ReadinessWatchdog | None = None
     # Three rounds of the lag reader without an answer: the broker is taken for unreachable.
     kafka_silence_seconds: float = 15.0
 
@@ -187,6 +190,8 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     worker = Worker(parts, runner, watch, extractors, deliverers, lag)
     worker.kafka_silence_seconds = max(3 * settings.lag_interval_seconds, 15.0)
     worker.health = HealthServer(settings.worker_http_host, port, worker.live, worker.ready)
+    clock = UnreadyClock(settings.unready_seconds / 4, settings.unready_seconds)
+    worker.watchdog = ReadinessWatchdog(worker.ready, clock, _exit_unready)
     for service in (extractors, deliverers):
         # Started once the tables are recovered, with the producer their reports go through.
         # Faust takes instances here as well as classes.
@@ -253,11 +258,25 @@ def _exit_stalled(stalls: list[Stall]) -> None:
             stall.owed,
             stall.tries,
         )
+    _exit_for_a_fresh_start(EXIT_STALLED)
+
+
+def _exit_unready(waiting_on: str, seconds: float) -> None:
+    log.error(
+        "not ready for %.0f s while the broker answers (%s); the worker exits so that a new"
+        " one takes over",
+        seconds,
+        waiting_on,
+    )
+    _exit_for_a_fresh_start(EXIT_UNREADY)
+
+
+def _exit_for_a_fresh_start(code: int) -> None:
     logging.shutdown()
     time.sleep(0.1)
     # Not a graceful stop: that would wait for the very agents that stand still. Tasks in
     # flight are uncommitted and redone by another member, as after a crash.
-    os._exit(EXIT_STALLED)
+    os._exit(code)
 
 
 def _joined(app: object) -> bool:

@@ -84,6 +84,7 @@ class Environment(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _var("EXPORT_LOG_LEVEL", "INFO")
     stall_seconds: float = _var("EXPORT_STALL_SECONDS", 10.0)
     stall_rereads: int = _var("EXPORT_STALL_REREADS", 3)
+    unready_seconds: float = _var("EXPORT_UNREADY_SECONDS", 240.0)
     lag_interval_seconds: float = _var("EXPORT_LAG_INTERVAL_SECONDS", 5.0)
     dev_login: bool = _var("EXPORT_DEV_LOGIN", False)
     # Four, the per-export bound: a 9M-row CSV file took 20.9 s with four streams against

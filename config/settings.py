@@ -94,6 +94,8 @@ class Settings:
     # again from the offset owed; after this many rereads without effect the worker exits.
     stall_seconds: float = 10.0
     stall_rereads: int = 3
+    # A worker unready this long while the broker answers exits, for a fresh one to start.
+    unready_seconds: float = 240.0
     # How often consumer lag (every group, every partition) is read from the broker.
     lag_interval_seconds: float = 5.0
     # A sign-in button on the web page that mints a token for any demo user, for the local
@@ -159,6 +161,7 @@ class Settings:
             log_level=env.log_level,
             stall_seconds=env.stall_seconds,
             stall_rereads=env.stall_rereads,
+            unready_seconds=env.unready_seconds,
             lag_interval_seconds=env.lag_interval_seconds,
             dev_login=env.dev_login,
             streams=StreamPolicy(

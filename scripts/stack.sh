@@ -365,6 +365,22 @@ start_services() {
     [ -n "$ready" ] || log "the api did not answer on $EXPORT_API_URL/healthz within 20 s"
     log "api on $EXPORT_API_URL (pid $(cat "$PIDS/api.pid")), log $LOGS/api.log"
   fi
+  for i in $(seq 1 "$WORKERS"); do wait_worker_ready "$i"; done
+}
+
+# A worker that is up but not yet in its group, or still recovering its tables, leaves a
+# command sent now waiting: whoever starts the services (the tests, the demo) waits for every
+# worker's /readyz. One that is not ready in time is reported with what its probe says and
+# the last lines of its log, and the stack stays up for a look.
+wait_worker_ready() {
+  local i=$1 name="worker-$1" url answer="" started=$SECONDS
+  url="http://127.0.0.1:$((EXPORT_WORKER_HTTP_PORT + $1 - 1))/readyz"
+  while [ $((SECONDS - started)) -lt "${EXPORT_READY_SECONDS:-180}" ]; do
+    answer=$("$PY" "$ROOT/stack/probe.py" "$url") && { log "$name ready after $((SECONDS - started)) s"; return; }
+    sleep 0.5
+  done
+  log "$name not ready after ${EXPORT_READY_SECONDS:-180} s: ${answer:-no answer on $url}"
+  tail -n 20 "$LOGS/$name.log" | sed "s/^/[$name] /" >&2
 }
 
 seed() {
