@@ -2,8 +2,8 @@
 
 PostgreSQL does the formatting (CSV, or row_to_json); Python only frames and writes the
 bytes. It runs in a worker thread with a blocking psycopg connection: COPY rows arrive one
-at a time, and a plain loop over them costs far less than its asyncio equivalent. Memory
-stays at one write buffer whatever the chunk's size.
+at a time (extraction.copy_out), and a plain loop over them costs far less than its asyncio
+equivalent. Memory stays at one write buffer whatever the chunk's size.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from extraction.block_writers import open_writer
+from extraction.copy_out import CopyOut
 from extraction.part_series import PartSeries
 
 WRITE_BUFFER_BYTES = 1 << 20
@@ -184,8 +185,8 @@ def copy_rows(
 ) -> None:
     """Run one COPY and write its rows to `output`; a CSV header, when the statement asks
     for one, is its first row."""
-    with cursor.copy(statement) as copy:
-        _CopyLoop(output, limit, progress).run(copy)
+    with CopyOut(cursor.connection, statement.as_bytes(cursor)) as rows:
+        _CopyLoop(output, limit, progress).run(rows)
 
 
 class _CopyLoop:
