@@ -1,12 +1,14 @@
-"""A worker that stays unready while the broker answers is replaced, not left standing.
+"""A worker that stays unready, its broker in reach, is replaced rather than left standing.
 
 The stall watch heals partitions once Faust is settled, but it runs as a Faust timer, and
 Faust starts its timers only after the first table recovery: a worker stuck joining its
 group or recovering its tables would answer its probes as unready for ever and handle no
 command. This watchdog runs from the start, beside the health server: it logs what holds a
 worker back once that has lasted a while, and past a longer bound makes the worker exit, so
-that its supervisor (or the platform) starts a fresh one. A broker that does not answer is
-waited out instead: a new process would meet the same silence.
+that its supervisor (or the platform) starts a fresh one. A broker that answered and then
+fell silent is waited out instead: a new process would meet the same silence. (Readiness
+alone cannot say so: the lag reader behind its Kafka check starts with Faust's tasks, after
+the first recovery, so a worker stuck before that reads "the broker has not answered yet".)
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ class UnreadyClock:
     unready_since: float | None = None
     warned: bool = False
 
-    def observe(self, check: Check, now: float) -> Verdict:
+    def observe(self, check: Check, broker_silent: bool, now: float) -> Verdict:
         if check.ok:
             recovered = self.warned
             self.unready_since, self.warned = None, False
             return Verdict.RECOVERED if recovered else Verdict.READY
-        if check.checks.get("kafka", OK) != OK:
-            self.unready_since, self.warned = None, False  # the broker's silence: wait
+        if broker_silent:
+            self.unready_since, self.warned = None, False  # an outage: wait it out
             return Verdict.WAIT
         if self.unready_since is None:
             self.unready_since = now
@@ -72,11 +74,13 @@ class ReadinessWatchdog(mode.Service):
     def __init__(
         self,
         ready: Callable[[], Check],
+        broker_silent: Callable[[], bool],
         clock: UnreadyClock,
         on_give_up: Callable[[str, float], None],
         **kwargs: Any,
     ) -> None:
         self._ready = ready
+        self._broker_silent = broker_silent
         self._clock = clock
         self._on_give_up = on_give_up
         super().__init__(**kwargs)
@@ -85,17 +89,16 @@ class ReadinessWatchdog(mode.Service):
     async def _watch(self) -> None:
         while not self.should_stop:
             await self.sleep(CHECK_SECONDS)
-            self.look(self._ready(), time.monotonic())
+            self.look(self._ready(), self._broker_silent(), time.monotonic())
 
-    def look(self, check: Check, now: float) -> Verdict:
+    def look(self, check: Check, broker_silent: bool, now: float) -> Verdict:
         unready = self._clock.seconds(now)
-        verdict = self._clock.observe(check, now)
+        verdict = self._clock.observe(check, broker_silent, now)
         # What holds the worker back, as its /readyz names it.
         waiting_on = "; ".join(f"{k}: {v}" for k, v in check.checks.items() if v != OK)
         if verdict is Verdict.WARN:
             log.warning(
-                "not ready for %.0f s while the broker answers (%s); the worker exits if this"
-                " lasts %.0f s",
+                "not ready for %.0f s (%s); the worker exits if this lasts %.0f s",
                 self._clock.seconds(now),
                 waiting_on,
                 self._clock.give_up_after,

@@ -191,7 +191,9 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     worker.kafka_silence_seconds = max(3 * settings.lag_interval_seconds, 15.0)
     worker.health = HealthServer(settings.worker_http_host, port, worker.live, worker.ready)
     clock = UnreadyClock(settings.unready_seconds / 4, settings.unready_seconds)
-    worker.watchdog = ReadinessWatchdog(worker.ready, clock, _exit_unready)
+    worker.watchdog = ReadinessWatchdog(
+        worker.ready, worker.kafka_unreachable, clock, _exit_unready
+    )
     for service in (extractors, deliverers):
         # Started once the tables are recovered, with the producer their reports go through.
         # Faust takes instances here as well as classes.
@@ -263,8 +265,7 @@ def _exit_stalled(stalls: list[Stall]) -> None:
 
 def _exit_unready(waiting_on: str, seconds: float) -> None:
     log.error(
-        "not ready for %.0f s while the broker answers (%s); the worker exits so that a new"
-        " one takes over",
+        "not ready for %.0f s (%s); the worker exits so that a new one takes over",
         seconds,
         waiting_on,
     )

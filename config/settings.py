@@ -94,7 +94,7 @@ class Settings:
     # again from the offset owed; after this many rereads without effect the worker exits.
     stall_seconds: float = 10.0
     stall_rereads: int = 3
-    # A worker unready this long while the broker answers exits, for a fresh one to start.
+    # A worker unready this long (a broker outage aside) exits, for a fresh one to start.
     unready_seconds: float = 240.0
     # How often consumer lag (every group, every partition) is read from the broker.
     lag_interval_seconds: float = 5.0

@@ -1,5 +1,5 @@
-"""A worker unready for too long with the broker up is given up on; a silent broker is not
-its fault; readiness regained clears the clock."""
+"""A worker unready for too long with the broker up is given up on; a broker that fell
+silent is not its fault; readiness regained clears the clock."""
 
 from __future__ import annotations
 
@@ -12,13 +12,25 @@ from observability.health import Check
 
 READY = Check(True, {"kafka": "ok", "group": "ok", "tables": "ok"})
 RECOVERING = Check(False, {"kafka": "ok", "group": "ok", "tables": "table recovery not finished"})
+# Stuck in the first recovery: Faust has not started the lag reader, so nothing has answered.
+STUCK_BEFORE_TASKS = Check(
+    False,
+    {
+        "kafka": "the broker has not answered yet",
+        "group": "ok",
+        "tables": "table recovery not finished",
+    },
+)
 BROKER_SILENT = Check(False, {"kafka": "the broker has not answered for 20 s", "group": "ok"})
 
 
 def watchdog() -> tuple[ReadinessWatchdog, list[tuple[str, float]]]:
     given_up: list[tuple[str, float]] = []
     dog = ReadinessWatchdog(
-        lambda: READY, UnreadyClock(60.0, 240.0), lambda c, s: given_up.append((c, s))
+        lambda: READY,
+        lambda: False,
+        UnreadyClock(60.0, 240.0),
+        lambda waiting_on, seconds: given_up.append((waiting_on, seconds)),
     )
     return dog, given_up
 
@@ -28,36 +40,44 @@ def test_unready_with_the_broker_up_warns_once_then_gives_up(
 ) -> None:
     dog, given_up = watchdog()
     caplog.set_level(logging.WARNING, "agents.readiness_watchdog")
-    verdicts = [dog.look(RECOVERING, t) for t in (0.0, 30.0, 60.0, 90.0, 239.0)]
+    verdicts = [dog.look(RECOVERING, False, t) for t in (0.0, 30.0, 60.0, 90.0, 239.0)]
     assert verdicts == [Verdict.WAIT, Verdict.WAIT, Verdict.WARN, Verdict.WAIT, Verdict.WAIT]
     assert not given_up
     [warning] = caplog.messages
     assert "not ready for 60 s" in warning and "tables: table recovery not finished" in warning
-    assert dog.look(RECOVERING, 240.0) is Verdict.GIVE_UP
+    assert dog.look(RECOVERING, False, 240.0) is Verdict.GIVE_UP
     assert given_up == [("tables: table recovery not finished", 240.0)]
+
+
+def test_a_worker_stuck_before_its_lag_reader_started_is_given_up_on() -> None:
+    dog, given_up = watchdog()
+    assert dog.look(STUCK_BEFORE_TASKS, False, 0.0) is Verdict.WAIT
+    assert dog.look(STUCK_BEFORE_TASKS, False, 240.0) is Verdict.GIVE_UP
+    [(waiting_on, _)] = given_up
+    assert "kafka: the broker has not answered yet" in waiting_on
 
 
 def test_ready_again_clears_the_clock(caplog: pytest.LogCaptureFixture) -> None:
     dog, given_up = watchdog()
     caplog.set_level(logging.WARNING, "agents.readiness_watchdog")
-    dog.look(RECOVERING, 0.0)
-    dog.look(RECOVERING, 70.0)
-    assert dog.look(READY, 80.0) is Verdict.RECOVERED
+    dog.look(RECOVERING, False, 0.0)
+    dog.look(RECOVERING, False, 70.0)
+    assert dog.look(READY, False, 80.0) is Verdict.RECOVERED
     assert caplog.messages[-1] == "ready again after 80 s"
-    assert dog.look(READY, 90.0) is Verdict.READY
+    assert dog.look(READY, False, 90.0) is Verdict.READY
     # A new spell of unreadiness counts from its own start.
-    assert dog.look(RECOVERING, 100.0) is Verdict.WAIT
-    assert dog.look(RECOVERING, 339.0) is Verdict.WARN
+    assert dog.look(RECOVERING, False, 100.0) is Verdict.WAIT
+    assert dog.look(RECOVERING, False, 339.0) is Verdict.WARN
     assert not given_up
 
 
-def test_a_silent_broker_is_waited_out() -> None:
+def test_a_broker_fallen_silent_is_waited_out() -> None:
     dog, given_up = watchdog()
-    dog.look(RECOVERING, 0.0)
+    dog.look(RECOVERING, False, 0.0)
     for t in range(10, 1000, 10):
-        assert dog.look(BROKER_SILENT, float(t)) is Verdict.WAIT
+        assert dog.look(BROKER_SILENT, True, float(t)) is Verdict.WAIT
     # Once the broker answers, the worker's own unreadiness counts from then.
-    assert dog.look(RECOVERING, 1000.0) is Verdict.WAIT
-    assert dog.look(RECOVERING, 1239.0) is Verdict.WARN
-    assert dog.look(RECOVERING, 1240.0) is Verdict.GIVE_UP
+    assert dog.look(RECOVERING, False, 1000.0) is Verdict.WAIT
+    assert dog.look(RECOVERING, False, 1239.0) is Verdict.WARN
+    assert dog.look(RECOVERING, False, 1240.0) is Verdict.GIVE_UP
     assert len(given_up) == 1
