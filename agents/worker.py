@@ -43,7 +43,7 @@ from observability.lag import LagMonitor
 log = logging.getLogger(__name__)
 
 # The worker exits with these codes, so that its supervisor starts a fresh one, when a
-# partition stays stalled after every reread, or when it stays unready with the broker up.
+# partition stays stalled after every reread, or when it stays unready (a broker outage aside).
 EXIT_STALLED = 3
 EXIT_UNREADY = 4
 
