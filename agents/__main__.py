@@ -40,7 +40,7 @@ def run_worker() -> None:
     worker = build_worker(settings, os.environ.get("EXPORT_WORKER_ID", "1"))
     faust.Worker(
         worker.app,
-        *[service for service in (worker.health, worker.watchdog) if service is not None],
+        *worker.services_before_app(),
         loglevel=settings.log_level,
         logging_config=logging_config(settings.log_format, settings.log_level),
         # No banner or spinner on stdout: every line the worker writes is a log record.

@@ -6,9 +6,8 @@ group or recovering its tables would answer its probes as unready for ever and h
 command. This watchdog runs from the start, beside the health server: it logs what holds a
 worker back once that has lasted a while, and past a longer bound makes the worker exit, so
 that its supervisor (or the platform) starts a fresh one. A broker that answered and then
-fell silent is waited out instead: a new process would meet the same silence. (Readiness
-alone cannot say so: the lag reader behind its Kafka check starts with Faust's tasks, after
-the first recovery, so a worker stuck before that reads "the broker has not answered yet".)
+fell silent is waited out instead: a new process would meet the same silence. A broker that
+never answered is not: the silence may be this process's own (a bad address, a stuck client).
 """
 
 from __future__ import annotations

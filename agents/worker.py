@@ -38,7 +38,7 @@ from delivery.webhook_gate import webhook_problems
 from extraction.planner import Planner
 from observability.health import Check
 from observability.health_server import HealthServer
-from observability.lag import LagMonitor
+from observability.lag import LagMonitor, LagReader
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Worker:
     lag: LagMonitor
     # Started before the app (by the Faust worker), so that they answer during recovery.
     health: HealthServer | None = None
+    lag_reader: LagReader | None = None
     watchdog: ReadinessWatchdog | None = None
     # Three rounds of the lag reader without an answer: the broker is taken for unreachable.
     kafka_silence_seconds: float = 15.0
@@ -67,6 +68,11 @@ class Worker:
     @property
     def app(self) -> AppT:
         return self.faust.app
+
+    def services_before_app(self) -> list[Any]:
+        """What the Faust worker starts ahead of the app: the probes, the lag reader behind
+        their Kafka check, and the watchdog that reads them."""
+        return [s for s in (self.health, self.lag_reader, self.watchdog) if s is not None]
 
     def live(self) -> Check:
         if self.stall_watch.gave_up:
@@ -190,6 +196,7 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     worker = Worker(parts, runner, watch, extractors, deliverers, lag)
     worker.kafka_silence_seconds = max(3 * settings.lag_interval_seconds, 15.0)
     worker.health = HealthServer(settings.worker_http_host, port, worker.live, worker.ready)
+    worker.lag_reader = LagReader(lag)
     clock = UnreadyClock(settings.unready_seconds / 4, settings.unready_seconds)
     worker.watchdog = ReadinessWatchdog(
         worker.ready, worker.kafka_unreachable, clock, _exit_unready
@@ -202,7 +209,6 @@ def build_worker(settings: Settings, worker_id: str) -> Worker:
     @app.task
     async def start_readers() -> None:
         c.start()
-        lag.start()
 
     return worker
 

@@ -4,15 +4,22 @@ Each round reads every watched group's committed offsets and the high watermark 
 partition of their topics, and sets `CONSUMER_LAG` to the difference. It uses one plain
 Consumer per group, never subscribed: `committed()` answers for the consumer's own
 `group.id`, and a consumer that never joins cannot disturb the group it reads.
+
+`LagReader` runs a monitor for as long as a service runs: a worker starts it before its Faust
+app, so the Kafka check of its readiness says what the broker does from the first probe on,
+through the group join and the first table recovery too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import mode
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
 
 from observability.metrics import CONSUMER_LAG
@@ -156,3 +163,18 @@ class LagMonitor:
         if isinstance(self._partitions, int):
             return self._partitions
         return self._partitions[topic]
+
+
+class LagReader(mode.Service):
+    """Starts `monitor` with the service and stops it with the service."""
+
+    def __init__(self, monitor: LagMonitor, **kwargs: Any) -> None:
+        self.monitor = monitor
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self.monitor.start()
+
+    async def on_stop(self) -> None:
+        # Waits for the round in progress, which may be blocked on the broker.
+        await asyncio.to_thread(self.monitor.stop)

@@ -1,14 +1,15 @@
-"""Lag is what the group has not committed; an outage is logged once, not every round."""
+"""Lag is what the group has not committed; an outage is logged once, not every round; the
+reader service runs the monitor while it runs."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
 
-from observability.lag import LagMonitor, partition_lag
+from observability.lag import LagMonitor, LagReader, partition_lag
 from observability.metrics import CONSUMER_LAG
 
 
@@ -102,3 +103,23 @@ def test_topics_of_different_partition_counts_are_read_each_by_its_own_count() -
     assert [lag("g", "wide", p) for p in (0, 1)] == [5, 2]  # the fake's highs grow by partition
     assert lag("g", "narrow", 0) == 2
     assert monitor.high_watermark("narrow", 1) is None
+
+
+class _CountingMonitor:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+
+async def test_the_lag_reader_runs_its_monitor_for_as_long_as_it_runs() -> None:
+    monitor = _CountingMonitor()
+    reader = LagReader(cast(LagMonitor, monitor))
+    await reader.start()
+    assert monitor.calls == ["start"]
+    await reader.stop()
+    assert monitor.calls == ["start", "stop"]

@@ -12,7 +12,7 @@ from observability.health import Check
 
 READY = Check(True, {"kafka": "ok", "group": "ok", "tables": "ok"})
 RECOVERING = Check(False, {"kafka": "ok", "group": "ok", "tables": "table recovery not finished"})
-# Stuck in the first recovery: Faust has not started the lag reader, so nothing has answered.
+# Stuck in the first start, with a broker that has never answered the lag reader.
 STUCK_BEFORE_TASKS = Check(
     False,
     {
