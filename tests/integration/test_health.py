@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -125,6 +126,37 @@ def test_lag_counts_unread_commands_until_a_worker_reads_them(
     assert metric(worker_metrics, "export_partition_seconds_since_handover") is not None
     requests = metric(api_metrics, "export_http_requests_total", route="/metrics", status="200")
     assert requests is not None and requests >= 1
+
+
+def test_the_kafka_check_is_true_while_a_worker_joins_and_recovers(
+    stopped_worker: None,
+) -> None:
+    """The lag reader starts before the Faust app: a starting worker's /readyz says the
+    broker answers while it still waits on its group or its tables, rather than "the broker
+    has not answered yet" until its first recovery is over."""
+    answers: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set():
+            code, body = status(worker_url("/readyz"))
+            if code:
+                answers.append({"code": code, **body.get("checks", {})})
+            time.sleep(0.05)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    try:
+        stack("services")  # returns once the worker is ready
+    finally:
+        done.set()
+        prober.join()
+    starting = [a for a in answers if a["code"] == 503]
+    assert starting, "no answer while the worker started"
+    # Tables still recovering while the broker already answers: the reader runs ahead of the app.
+    assert any(a["kafka"] == "ok" and a["tables"] != "ok" for a in starting), starting[-5:]
+    first_ok = next(i for i, a in enumerate(answers) if a["kafka"] == "ok")
+    assert all(a["kafka"] == "ok" for a in answers[first_ok:]), answers[first_ok:]
 
 
 def test_readiness_follows_postgresql(settings: Settings, log_start: int) -> None:
