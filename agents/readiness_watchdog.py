@@ -1,4 +1,4 @@
-"""A worker that stays unready, its broker in reach, is replaced rather than left standing.
+"""A worker that stays unready, a broker outage aside, is replaced rather than left standing.
 
 The stall watch heals partitions once Faust is settled, but it runs as a Faust timer, and
 Faust starts its timers only after the first table recovery: a worker stuck joining its

@@ -13,7 +13,7 @@ from observability.health import Check
 READY = Check(True, {"kafka": "ok", "group": "ok", "tables": "ok"})
 RECOVERING = Check(False, {"kafka": "ok", "group": "ok", "tables": "table recovery not finished"})
 # Stuck in the first start, with a broker that has never answered the lag reader.
-STUCK_BEFORE_TASKS = Check(
+NEVER_ANSWERED = Check(
     False,
     {
         "kafka": "the broker has not answered yet",
@@ -49,10 +49,10 @@ def test_unready_with_the_broker_up_warns_once_then_gives_up(
     assert given_up == [("tables: table recovery not finished", 240.0)]
 
 
-def test_a_worker_stuck_before_its_lag_reader_started_is_given_up_on() -> None:
+def test_a_worker_whose_broker_never_answered_is_given_up_on() -> None:
     dog, given_up = watchdog()
-    assert dog.look(STUCK_BEFORE_TASKS, False, 0.0) is Verdict.WAIT
-    assert dog.look(STUCK_BEFORE_TASKS, False, 240.0) is Verdict.GIVE_UP
+    assert dog.look(NEVER_ANSWERED, False, 0.0) is Verdict.WAIT
+    assert dog.look(NEVER_ANSWERED, False, 240.0) is Verdict.GIVE_UP
     [(waiting_on, _)] = given_up
     assert "kafka: the broker has not answered yet" in waiting_on
 
