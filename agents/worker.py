@@ -96,19 +96,23 @@ class Worker:
     def kafka_unreachable(self) -> bool:
         """The broker answered the lag reader once and has been silent since: an outage.
         (A lag reader that never answered proves nothing about the broker.)"""
-        updated = self.lag.updated_at()
-        return updated is not None and time.monotonic() - updated > self.kafka_silence_seconds
+        silent = self._kafka_silent_for()
+        return silent is not None and silent > self.kafka_silence_seconds
 
     def _kafka(self) -> str:
         """Whether the broker answered the lag reader lately: Faust and librdkafka retry on
         their own through an outage and say nothing a probe could read."""
-        updated = self.lag.updated_at()
-        if updated is None:
+        silent = self._kafka_silent_for()
+        if silent is None:
             return "the broker has not answered yet"
-        silent = time.monotonic() - updated
         if silent > self.kafka_silence_seconds:
             return f"the broker has not answered for {silent:.0f} s"
         return "ok"
+
+    def _kafka_silent_for(self) -> float | None:
+        """Seconds since the lag reader's last answer, or None before its first."""
+        updated = self.lag.updated_at()
+        return None if updated is None else time.monotonic() - updated
 
 
 def build_worker(settings: Settings, worker_id: str) -> Worker:
