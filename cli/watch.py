@@ -58,11 +58,12 @@ class RateColumn(ProgressColumn):
 
 
 class EtaColumn(ProgressColumn):
-    """Time left until the server's estimated completion, counted down between events."""
+    """Time left until the server's estimated completion, counted down between events; none
+    once the job has ended, however it ended."""
 
     def render(self, task: Task) -> Text:
         eta: datetime | None = task.fields.get("eta")
-        if eta is None or task.finished:
+        if eta is None or task.finished or task.fields.get("status") in FINAL:
             return Text("ETA -:--:--", style="progress.remaining")
         left = max(0, int((eta - datetime.now(UTC)).total_seconds()))
         return Text(f"ETA {left // 3600}:{left // 60 % 60:02}:{left % 60:02}", "progress.remaining")

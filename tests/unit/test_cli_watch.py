@@ -102,6 +102,20 @@ def test_without_the_servers_figures_the_rate_is_measured_here() -> None:
     assert 1.5 < (eta - datetime.now(UTC)).total_seconds() <= 2.0
 
 
+@pytest.mark.parametrize("status", ["CANCELLED", "FAILED", "COMPLETED"])
+def test_an_ended_job_shows_no_time_left(status: str) -> None:
+    out = console()
+    progress = watch.new_progress(out)
+    eta = (datetime.now(UTC) + timedelta(seconds=125)).isoformat()
+    running = job("PROCESSING", 34, rowsPerSecond=10.0, estimatedCompletionAt=eta)
+    task = watch._draw(progress, None, running, 34, watch.RateGauge())
+    assert "ETA 0:02:0" in plain(out, next(iter(progress.get_renderables())))
+    # The last event of a cancelled or failed job still carries the estimate it had.
+    watch._draw(progress, task, {**running, "status": status}, 34, watch.RateGauge())
+    text = plain(out, next(iter(progress.get_renderables())))
+    assert "ETA -:--:--" in text and status in text
+
+
 @pytest.mark.parametrize("width", [120, 100, 80])
 def test_a_drawn_line_fits_the_terminal_at_a_million_rows(width: int) -> None:
     out = console(width)
