@@ -357,9 +357,9 @@ start_services() {
     # api/__main__.py runs uvicorn on 127.0.0.1:$EXPORT_API_PORT with JSON logs.
     (cd "$ROOT" && exec "$PY" -m api >>"$LOGS/api.log" 2>&1) &
     echo $! >"$PIDS/api.pid"
-    local ready=""
-    for _ in $(seq 1 80); do
-      "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$EXPORT_API_URL/healthz', timeout=1)" 2>/dev/null && { ready=1; break; }
+    local ready="" started=$SECONDS
+    while [ $((SECONDS - started)) -lt 20 ]; do
+      "$PY" "$ROOT/stack/probe.py" "$EXPORT_API_URL/healthz" >/dev/null && { ready=1; break; }
       sleep 0.25
     done
     [ -n "$ready" ] || log "the api did not answer on $EXPORT_API_URL/healthz within 20 s"

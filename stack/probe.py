@@ -1,7 +1,8 @@
 """Ask a health endpoint once: exit 0 when it answers 200, else 1, printing what it said.
 
-stack.sh polls a worker's /readyz with this, and reports the last answer if it never turns
-ready, so that whoever started the stack sees which check holds it back.
+stack.sh polls the API's /healthz and each worker's /readyz with this, and reports a worker's
+last answer if it never turns ready, so that whoever started the stack sees which check holds
+it back.
 """
 
 from __future__ import annotations
