@@ -13,10 +13,7 @@ ratio of 4.04, where zlib's level 1 ran at 116 MB/s with 3.65.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import mmap
-import os
 import queue
 import threading
 from pathlib import Path
@@ -34,7 +31,6 @@ GZIP_LEVEL = 1
 ZSTD_LEVEL = 2
 QUEUED_BLOCKS = 4
 COPY_BLOCK_BYTES = 1 << 20
-HASH_SLICE_BYTES = 4 << 20
 
 
 class Compressor(Protocol):
@@ -67,36 +63,6 @@ class PlainWriter:
         if self._digest is not None:
             self._digest.update(data)
         self.size += len(data)
-
-    def write_file(self, path: Path) -> None:
-        """Append another file's bytes. They are hashed where the page cache holds them and
-        copied by the kernel: on 370 MB of spool that took 0.42 s against 0.70 s read and
-        written through Python (mostly the two copies in and out of user space)."""
-        with open(path, "rb") as source:
-            size = os.fstat(source.fileno()).st_size
-            if size == 0:
-                return
-            if self._digest is not None:
-                with (
-                    mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-                    memoryview(mapped) as view,
-                ):
-                    for start in range(0, size, HASH_SLICE_BYTES):
-                        with view[start : start + HASH_SLICE_BYTES] as piece:
-                            self._digest.update(piece)
-            self._file.flush()
-            copied = 0
-            with contextlib.suppress(OSError):  # not offered here: copied below instead
-                while copied < size:
-                    step = os.copy_file_range(source.fileno(), self._file.fileno(), size - copied)
-                    if step == 0:
-                        break
-                    copied += step
-            source.seek(copied)
-            while block := source.read(COPY_BLOCK_BYTES):
-                self._file.write(block)
-                copied += len(block)
-        self.size += copied
 
     def close(self) -> tuple[int, str]:
         self._file.close()
@@ -168,7 +134,9 @@ class CompressingWriter:
             self._compressor = None
 
     def _copy(self, path: Path) -> None:
-        self._out.write_file(path)
+        with open(path, "rb") as spool:
+            while block := spool.read(COPY_BLOCK_BYTES):
+                self._out.write(block)
         path.unlink()
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import gzip
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -94,36 +92,3 @@ def test_an_empty_compressed_file_is_still_valid(tmp_path: Path, compression: st
     path = tmp_path / "empty"
     open_writer(path, compression).close()
     assert decompress(compression, path.read_bytes()) == b""
-
-
-@pytest.mark.parametrize("kernel_copy", ["offered", "refused", "stops midway"])
-def test_a_spool_larger_than_a_slice_is_appended_whole_however_the_kernel_copies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: str
-) -> None:
-    """Appending hashes the spool where it lies and lets the kernel copy it; where the kernel
-    will not (another file system, an old kernel), or stops partway, the rest is copied
-    through Python, and the file and its hash are the same."""
-    real_copy = os.copy_file_range
-    calls = []
-
-    def copy_file_range(source: int, target: int, count: int) -> int:
-        calls.append(count)
-        if kernel_copy == "refused" or (kernel_copy == "stops midway" and len(calls) > 1):
-            raise OSError(errno.EXDEV, "cross-device link")
-        return real_copy(source, target, min(count, 3_000_001))
-
-    monkeypatch.setattr(os, "copy_file_range", copy_file_range)
-    content = bytes(range(256)) * 40_000  # 10 MB: several hash slices, several kernel copies
-    spool = tmp_path / "spool"
-    spool.write_bytes(content)
-    path = tmp_path / "part-00001.csv"
-    writer = open_writer(path, "NONE")
-    writer.write(b"head\n")
-    writer.append_file(spool)
-    writer.write(b"tail\n")
-    size, digest = writer.close()
-
-    stored = path.read_bytes()
-    assert stored == b"head\n" + content + b"tail\n"
-    assert (size, digest) == (len(stored), hashlib.sha256(stored).hexdigest())
-    assert calls, "the kernel was asked first"
