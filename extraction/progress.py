@@ -78,6 +78,11 @@ class SharedProgress:
     def abort(self) -> None:
         self._aborted.set()
 
+    def raise_if_aborted(self) -> None:
+        """For a stream about to start: the chunk has already failed."""
+        if self._aborted.is_set():
+            raise StreamAborted()
+
     def _update(self, number: int, rows: int, stored_bytes: int) -> None:
         if self._aborted.is_set():
             raise StreamAborted()
