@@ -173,6 +173,7 @@ class Extractor:
                     self._stop_check(task),
                 ),
                 job_id=task.job_id,
+                chunks_in_export=task.chunk_count,
                 streams=settings.streams,
             )
 

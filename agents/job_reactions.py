@@ -103,6 +103,7 @@ def _tasks(state: JobState, event: ev.ExportAccepted, settings: Settings) -> lis
             user_id=state.user_id,
             request=state.request,
             chunk=chunk,
+            chunk_count=len(event.chunks),
             high_water_mark=event.high_water_mark,
             key_above=state.key_above,
             output_location=event.output_location,

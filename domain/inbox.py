@@ -138,6 +138,9 @@ class ExtractChunk(BaseModel):
     user_id: str
     request: ExportRequest
     chunk: ChunkPlan
+    # How many chunks the export has; tasks from before it was sent count as an export's only
+    # chunk, which may take every stream the bounds allow.
+    chunk_count: int = 1
     high_water_mark: int
     # An incremental schedule's run: only keys above this.
     key_above: int | None = None

@@ -27,8 +27,10 @@ class ChunkWork:
     policy: ProgressPolicy
     compression: str = "NONE"
     max_file_bytes: int | None = None
-    # The export the chunk belongs to, and how many COPY streams it may read with.
+    # The export the chunk belongs to, how many chunks it has, and how many COPY streams it
+    # may read with.
     job_id: str = ""
+    chunks_in_export: int = 1
     streams: StreamPolicy = ONE_STREAM
 
     def reporter(self) -> ProgressReporter:

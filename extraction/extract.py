@@ -38,6 +38,7 @@ def extract_chunk(
     policy: ProgressPolicy,
     *,
     job_id: str = "",
+    chunks_in_export: int = 1,
     streams: StreamPolicy = ONE_STREAM,
 ) -> list[ExtractedFile]:
     """Write the chunk's file (or files, when maxFileBytes splits it) into `folder`; CSV and
@@ -59,6 +60,7 @@ def extract_chunk(
         request.compression,
         request.max_file_bytes,
         job_id,
+        chunks_in_export,
         streams,
     )
     # Parquet and Excel writers are imported when first used: pyarrow and ADBC alone add

@@ -69,7 +69,7 @@ def extract_with_copy(
             first = sessions.enter_context(
                 copy_session(work.conninfo, work.tenant_id, request_settings)
             )
-            wanted = wanted_streams(work.chunk, work.query, work.streams)
+            wanted = wanted_streams(work.chunk, work.chunks_in_export, work.query, work.streams)
             if wanted > 1:
                 # Counted against the bounds when a slot is free; the chunk's own stream runs
                 # either way, as the number of extractors already bounds those.

@@ -33,12 +33,21 @@ class StreamPolicy:
 ONE_STREAM = StreamPolicy()
 
 
-def wanted_streams(chunk: ChunkPlan, query: ResolvedQuery, policy: StreamPolicy) -> int:
-    """How many streams this chunk would use if every slot it asks for were free."""
+def wanted_streams(
+    chunk: ChunkPlan, chunks_in_export: int, query: ResolvedQuery, policy: StreamPolicy
+) -> int:
+    """How many streams this chunk would use if every slot it asks for were free.
+
+    The export's slots are shared by this chunk and those after it. While enough of them are
+    left to fill the slots side by side, each reads with one stream and spools nothing; the
+    last few split the slots between them, so the export's tail still reads in parallel.
+    """
     if not query.ordered_by_key:
         return 1
     by_rows = chunk.row_count // max(policy.min_rows_per_stream, 1)
-    return max(1, min(policy.per_chunk, by_rows))
+    from_here = max(1, chunks_in_export - chunk.index + 1)
+    by_share = policy.per_export // min(from_here, policy.per_export)
+    return max(1, min(policy.per_chunk, by_rows, by_share))
 
 
 def split_chunk(

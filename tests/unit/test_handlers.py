@@ -239,6 +239,7 @@ async def test_an_accepted_job_sends_its_events_then_one_task_per_chunk_then_its
     ]
     tasks = [inbox.ExtractChunk.model_validate_json(e.value) for e in effects[2:4]]
     assert [t.chunk.index for t in tasks] == [1, 2]
+    assert [t.chunk_count for t in tasks] == [2, 2], "each task knows its export's chunks"
     assert jobs == {}, "the table is written by the runner, in its turn"
 
 

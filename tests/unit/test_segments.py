@@ -68,7 +68,29 @@ def test_streams_follow_the_rows_and_only_key_ranges_are_cut(
 ) -> None:
     policy = StreamPolicy(per_chunk=4, min_rows_per_stream=200_000)
     chunk = ChunkPlan(index=1, first_row=0, row_count=rows, key_max=10**9)
-    assert wanted_streams(chunk, query(order), policy) == streams
+    assert wanted_streams(chunk, 1, query(order), policy) == streams
+
+
+@pytest.mark.parametrize(
+    ("chunks", "streams_by_chunk"),
+    [
+        (1, [4]),
+        (2, [2, 4]),
+        (3, [1, 2, 4]),
+        (9, [1, 1, 1, 1, 1, 1, 1, 2, 4]),
+    ],
+)
+def test_the_chunks_of_one_export_share_its_slots_and_the_last_ones_split_them(
+    chunks: int, streams_by_chunk: list[int]
+) -> None:
+    policy = StreamPolicy(per_chunk=4, per_export=4, min_rows_per_stream=200_000)
+    wanted = [
+        wanted_streams(
+            ChunkPlan(index=i, first_row=0, row_count=1_000_000), chunks, query([]), policy
+        )
+        for i in range(1, chunks + 1)
+    ]
+    assert wanted == streams_by_chunk
 
 
 def test_export_classes_are_signed_32_bit_and_stable() -> None:
