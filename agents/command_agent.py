@@ -214,6 +214,18 @@ async def _open_job(command: RequestExport, job_id: str, c: CommandCollaborators
     return Send(c.settings.job_inbox_topic, job_id, inbox.encode_inbox(message))
 
 
+def _too_many_files(acceptance: inbox.Acceptance, most: int) -> inbox.Rejection | None:
+    files = len(acceptance.chunks)
+    if files <= most:
+        return None
+    total, per_file = acceptance.total_rows, acceptance.max_rows_per_file
+    reason = (
+        f"{total:,} rows at {per_file:,} per file would make {files:,} files, more than the"
+        f" {most:,} one export may have; set maxRowsPerFile to at least {-(-total // most):,}"
+    )
+    return inbox.Rejection(code="INVALID_REQUEST", reason=reason, field="maxRowsPerFile")
+
+
 async def _decide(
     command: RequestExport, c: CommandCollaborators
 ) -> inbox.Acceptance | inbox.Rejection:
@@ -236,7 +248,7 @@ async def _decide(
             if acceptance.total_rows == 0 and command.schedule and command.schedule.skip_if_empty:
                 reason = "no rows to export this time (the schedule's ifEmpty is SKIP)"
                 return inbox.Rejection(code=NOTHING_NEW, reason=reason)
-            return acceptance
+            return _too_many_files(acceptance, c.settings.max_files_per_export) or acceptance
         except psycopg.OperationalError as exc:
             log.warning("planning attempt %d failed: %s", attempt, exc)
             if attempt == PLANNING_ATTEMPTS:

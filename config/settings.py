@@ -69,6 +69,9 @@ class Settings:
     dead_letter_topic: str = "export.dead-letter"
     retention_days: int = 7
     default_max_rows_per_file: int = 1_000_000
+    # An export's job state lists every chunk and file and travels as one Kafka message (of at
+    # most 1 MB): 9,000 chunks took it past that and crashed the worker that kept it.
+    max_files_per_export: int = 1_000
     progress_every_rows: int = 100_000
     progress_every_seconds: float = 2.0
     # Where new exports are kept: "local" (store_dir) or "s3" (the S3 store below), with

@@ -4,6 +4,7 @@ collaborators: a dict for each table, a recorded planner, no Kafka and no databa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,22 @@ async def test_a_request_is_planned_reserved_and_handed_to_its_job() -> None:
     assert message.outcome.output_location == f"/store/{TENANT}/{message.job_id}"
     assert planner.calls == [(TENANT, SETTINGS.default_max_rows_per_file)]
     assert KEY in quotas, "the reservation is written to the quota table"
+
+
+async def test_a_plan_of_more_files_than_an_export_may_have_is_rejected_naming_the_field() -> None:
+    """Its job state would not fit in one Kafka message; nothing is reserved for it."""
+    quotas: dict[bytes, bytes] = {}
+    collaborators, _ = command_collaborators(quotas)
+    collaborators = replace(collaborators, settings=replace(SETTINGS, max_files_per_export=1))
+    message = opened(await handle_command_topics(on_commands(request_command()), collaborators))
+    assert isinstance(message.outcome, inbox.Rejection)
+    assert message.outcome.code == "INVALID_REQUEST"
+    assert message.outcome.field == "maxRowsPerFile"
+    assert message.outcome.reason == (
+        "15 rows at 10 per file would make 2 files, more than the 1 one export may have;"
+        " set maxRowsPerFile to at least 15"
+    )
+    assert KEY not in quotas
 
 
 async def test_a_request_without_the_create_role_is_refused_without_planning() -> None:
