@@ -134,13 +134,13 @@ def _run_segments(
     made: list[Output] = []
 
     def copy_segment(number: int, plan: ChunkPlan) -> Output:
+        progress.raise_if_aborted()  # started after the chunk failed: no spool is opened
         output: Output = series
         if number > 1:
             output = _output_for(work, series, number)
             made.append(output)
         cursor = free.get()  # as many threads as sessions: one is always free
         try:
-            progress.raise_if_aborted()
             header = number == 1 or bool(limit)
             copy_rows(cursor, statement_for(plan, header), output, limit, progress.stream(number))
         finally:

@@ -84,8 +84,7 @@ class SharedProgress:
             raise StreamAborted()
 
     def _update(self, number: int, rows: int, stored_bytes: int) -> None:
-        if self._aborted.is_set():
-            raise StreamAborted()
+        self.raise_if_aborted()
         with self._lock:
             self._rows[number] = rows
             self._bytes[number] = stored_bytes
